@@ -1,0 +1,3 @@
+from zonewarden.cli import main
+
+main()

@@ -1,0 +1,31 @@
+"""Console helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+
+console = Console(highlight=False, soft_wrap=False)
+err_console = Console(stderr=True, highlight=False)
+
+FORMATS_TABLE = ("table", "json", "csv")
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print an error for the user and exit with ``code`` (1 bad input, 2 usage)."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    raise SystemExit(code)
+
+
+def plain_output() -> bool:
+    """True when stdout is not a terminal (pipes, files, CI): no colour, full width."""
+    return not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
+
+
+def sl_cell(level: int | None) -> str:
+    if level is None:
+        return "[dim]-[/]"
+    colour = {0: "dim", 1: "green", 2: "yellow", 3: "dark_orange", 4: "red"}[level]
+    return f"[{colour}]{level}[/]"

@@ -1,0 +1,73 @@
+"""Terminal summary of a workspace: zones with SL-T per FR, conduits, assets."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.table import Table
+
+from zonewarden.catalog import Catalog
+from zonewarden.cli.output import console, sl_cell
+from zonewarden.model.diagnostics import Diagnostic
+from zonewarden.model.protocols import lookup_protocol
+from zonewarden.model.sl import FR_ABBREV, FRS
+from zonewarden.model.validate import resolve_membership
+from zonewarden.workspace.load import Workspace
+
+
+def required_count(catalog: Catalog, sl_t) -> int:
+    """How many 62443-3-3 SRs and REs a zone with SL-T vector ``sl_t`` must meet."""
+    return sum(1 for r in catalog.requirements.values()
+               if r.standard == "62443-3-3" and r.sl <= sl_t.get(r.fr))
+
+
+def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]) -> None:
+    plant = ws.plant
+    site = plant.site
+    console.rule(f"[bold]{site.name}[/]")
+    facts = [x for x in (site.location, site.sector, site.owner) if x]
+    if facts:
+        console.print("  ".join(facts), justify="center")
+    membership = resolve_membership(plant)
+    per_zone = Counter(membership.zone_of.values())
+
+    zones = Table(title="Zones and target security levels (SL-T per FR)", header_style="bold")
+    zones.add_column("zone", no_wrap=True)
+    zones.add_column("Purdue", justify="center")
+    zones.add_column("assets", justify="right")
+    for fr in FRS:
+        zones.add_column(f"{fr}\n{FR_ABBREV[fr]}", justify="center")
+    zones.add_column("SR+RE\nrequired", justify="right")
+    for z in sorted(plant.zones, key=lambda z: -(z.purdue_level if z.purdue_level is not None else -1)):
+        levels = [sl_cell(z.sl_t.get(fr)) if z.sl_t else sl_cell(None) for fr in FRS]
+        needed = str(required_count(catalog, z.sl_t)) if z.sl_t else "[dim]no SL-T[/]"
+        level = f"{z.purdue_level:g}" if z.purdue_level is not None else "-"
+        zones.add_row(f"{z.label}\n[dim]{z.id}[/]", level, str(per_zone.get(z.id, 0)), *levels, needed)
+    console.print(zones)
+
+    conduits = Table(title="Conduits", header_style="bold")
+    for col in ("conduit", "joins", "enforcement", "flows"):
+        conduits.add_column(col)
+    for c in plant.conduits:
+        protocols = []
+        for f in c.flows:
+            p = lookup_protocol(f.protocol)
+            name = p.title if p else f.protocol
+            if f.operations is not None and f.operations.allow is not None:
+                name += f" ({', '.join(f.operations.allow)})" if len(f.operations.allow) <= 2 else " (restricted)"
+            elif f.operations is not None and f.operations.deny:
+                name += f" (no {', '.join(f.operations.deny)})"
+            protocols.append(name)
+        enforcement = ", ".join(e.value for e in c.enforcement) or "[red]none[/]"
+        conduits.add_row(f"{c.label}\n[dim]{c.id}[/]", " <-> ".join(c.zones), enforcement,
+                         "\n".join(dict.fromkeys(protocols)) or "[dim]-[/]")
+    console.print(conduits)
+
+    roles = Counter(a.role.value if a.role else "unspecified" for a in plant.assets)
+    console.print(f"[bold]{len(plant.assets)} assets[/]: " + ", ".join(f"{n} {r}" for r, n in roles.most_common()))
+    errors = [d for d in diagnostics if d.severity == "error"]
+    warnings = [d for d in diagnostics if d.severity == "warning"]
+    status = "[green]valid[/]" if not errors else f"[red]{len(errors)} error(s)[/]"
+    console.print(f"Validation: {status}, {len(warnings)} warning(s)")
+    for d in (errors + warnings)[:10]:
+        console.print(f"  {d.format()}", markup=False)

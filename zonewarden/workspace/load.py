@@ -1,0 +1,328 @@
+"""Load a workspace folder into a :class:`Workspace`: the plant plus where
+every value came from, plus every problem found while reading.
+
+A partially bad workspace still loads: each zone, conduit and asset is checked
+on its own, and the bad ones are reported and left out, so the rest is still
+validated and usable.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from zonewarden.errors import InputError, Location
+from zonewarden.model.diagnostics import Diagnostic, did_you_mean
+from zonewarden.model.plant import Asset, AssetSource, Conduit, Plant, Site, Zone
+from zonewarden.model.validate import validate_plant
+from zonewarden.workspace.tables import Table, read_csv, read_xlsx
+from zonewarden.workspace.yamlpos import KEY, load_yaml
+
+PLANT_FILE = "plant.yaml"
+DEFAULT_ASSET_FILES = ("assets.csv", "assets.xlsx")
+Path_ = tuple[Any, ...]
+
+
+@dataclass
+class Workspace:
+    """A loaded workspace: the plant, value locations and load-time problems."""
+
+    root: Path
+    plant: Plant
+    locations: dict[Path_, Location] = field(default_factory=dict)
+    load_diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def locate(self, diag: Diagnostic) -> Diagnostic:
+        """Give a diagnostic the file:line:column of the closest known value on its path."""
+        if diag.file:
+            return diag
+        path = diag.path
+        while path:
+            loc = self.locations.get(path)
+            if loc:
+                return diag.located(loc.file, loc.line, loc.column)
+            path = path[:-1]
+        loc = self.locations.get((), Location(PLANT_FILE))
+        return diag.located(loc.file, loc.line, loc.column)
+
+    def check(self) -> list[Diagnostic]:
+        """Load-time problems plus whole-plant validation, located and in file order."""
+        found = self.load_diagnostics + [self.locate(d) for d in validate_plant(self.plant)]
+        return sorted(found, key=lambda d: (d.file != PLANT_FILE, d.file or "", d.line, d.column))
+
+
+def _field_lookup(model: type[BaseModel], name: str) -> Any:
+    for fname, info in model.model_fields.items():
+        aliases = {fname, info.alias}
+        va = info.validation_alias
+        if va is not None:
+            aliases.update(getattr(va, "choices", [va]))
+        if name in aliases:
+            return info.annotation
+    return None
+
+
+def _models_in(annotation: Any) -> Iterable[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in typing.get_args(annotation):
+        yield from _models_in(arg)
+    if isinstance(annotation, types.UnionType):
+        for arg in annotation.__args__:
+            yield from _models_in(arg)
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that holds the value at ``loc`` (for key suggestions)."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        annotation = _field_lookup(current, str(part))
+        if annotation is None:
+            return None
+        found = list(_models_in(annotation))
+        current = found[0] if found else None
+    return current
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [info.serialization_alias or info.alias or name for name, info in model.model_fields.items()]
+
+
+def translate_errors(exc: ValidationError, model: type[BaseModel], base: Path_, obj: str,
+                     locate: typing.Callable[[Path_], Location]) -> list[Diagnostic]:
+    """Turn pydantic errors into located, readable diagnostics."""
+    out: list[Diagnostic] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and "]" in p))
+        path = base + loc
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            parent = _model_at(model, loc[:-1])
+            hint = did_you_mean(str(key), _keys_of(parent)) if parent else ""
+            msg = f"unknown key '{key}'{hint}"
+            where = locate(path + (KEY,))
+        elif kind == "missing":
+            msg = f"missing required key '{loc[-1]}'"
+            where = locate(base + loc[:-1])
+        else:
+            text = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            field_name = ".".join(str(p) for p in loc if not isinstance(p, int)) or "value"
+            shown = err.get("input")
+            if kind.startswith("enum") or kind == "literal_error":
+                text = f"'{shown}' is not allowed; {text.lower()}"
+            elif kind in ("string_type", "int_type", "float_type", "bool_type", "list_type", "dict_type",
+                          "model_type", "int_parsing", "float_parsing", "bool_parsing"):
+                text = f"{text.lower()}, got {shown!r}"
+            elif kind == "string_pattern_mismatch":
+                text = f"'{shown}' is not a valid identifier (letters, digits and - _ . : /, starting with a " \
+                       "letter or digit)" if field_name.endswith("id") or field_name in ("zones", "assets", "devices", "zone") \
+                       else f"'{shown}' does not match {err.get('ctx', {}).get('pattern')}"
+            msg = f"{field_name}: {text}"
+            where = locate(path)
+        out.append(Diagnostic("error", "schema", msg, obj, path, where.file, where.line, where.column))
+    return out
+
+
+class _Loader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.locations: dict[Path_, Location] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def locate(self, path: Path_) -> Location:
+        while path:
+            if path in self.locations:
+                return self.locations[path]
+            path = path[:-1]
+        return self.locations.get((), Location(PLANT_FILE))
+
+    def error(self, code: str, message: str, location: Location, obj: str = "") -> None:
+        self.diagnostics.append(Diagnostic("error", code, message, obj, (), location.file, location.line,
+                                           location.column))
+
+    def warning(self, code: str, message: str, location: Location, obj: str = "") -> None:
+        self.diagnostics.append(Diagnostic("warning", code, message, obj, (), location.file, location.line,
+                                           location.column))
+
+    def _one(self, model: type[BaseModel], data: Any, path: Path_, kind: str) -> Any:
+        """Validate one object; report its errors, then salvage what is good.
+
+        The values with errors (a bad key, a bad flow) are dropped and the rest
+        is validated again, so one typo does not make a whole zone disappear
+        and every reference to it fail.
+        """
+        ident = data.get("id") if isinstance(data, dict) else None
+        obj = f"{kind} {ident}" if ident else f"{kind} #{path[-1] + 1 if isinstance(path[-1], int) else ''}"
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            self.diagnostics.extend(translate_errors(exc, model, path, obj, self.locate))
+            errors = exc.errors()
+        if not isinstance(data, dict):
+            return None
+        data = copy.deepcopy(data)
+        for _ in range(4):
+            removals: dict[Path_, set[int]] = {}
+            for err in errors:
+                loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+                cut = max((i for i, p in enumerate(loc) if isinstance(p, int)), default=None)
+                if cut is not None:
+                    removals.setdefault(loc[:cut], set()).add(loc[cut])  # drop the bad list item
+                elif loc and loc[0] in data and loc[0] != "id":
+                    del data[loc[0]]
+                else:
+                    return None  # a required value (id, name, zones) is missing or bad
+            for container, indexes in removals.items():
+                target: Any = data
+                for part in container:
+                    target = target[part]
+                kept = [i for i in range(len(target)) if i not in indexes]
+                target[:] = [target[i] for i in kept]
+                self._reindex(path + container, kept)
+            try:
+                return model.model_validate(data)
+            except ValidationError as exc:
+                errors = exc.errors()
+        return None
+
+    def load(self) -> Workspace:
+        plant_path = self.root / PLANT_FILE
+        try:
+            text = plant_path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {exc.start})", Location(PLANT_FILE)) from None
+        data, positions = load_yaml(text, PLANT_FILE)
+        self.locations = {p: Location(PLANT_FILE, line, col) for p, (line, col) in positions.items()}
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise InputError("plant.yaml must be a mapping with site, zones, conduits and assets", Location(PLANT_FILE, 1, 1))
+        top = self._top(data)
+        plant = Plant.model_construct(**top)
+        sources: list[AssetSource] = top.get("asset_sources", [])
+        self._tables(plant, sources)
+        return Workspace(self.root, plant, self.locations, self.diagnostics)
+
+    def _top(self, data: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"version": 1, "zones": [], "conduits": [], "assets": [], "asset_sources": []}
+        allowed = {"version", "site", "zones", "conduits", "assets", "asset_sources"}
+        for key in data:
+            if key not in allowed:
+                self.error("schema", f"unknown key '{key}'" + did_you_mean(str(key), allowed),
+                           self.locate((key, KEY)))
+        version = data.get("version", 1)
+        if version != 1:
+            self.error("schema", f"version: this ZoneWarden reads workspace format 1, not {version!r}",
+                       self.locate(("version",)))
+        if "site" not in data:
+            self.error("schema", "missing required key 'site' (site: {name: ...})", self.locate(()))
+            out["site"] = Site(name=self.root.name)
+        else:
+            out["site"] = self._one(Site, data["site"], ("site",), "site") or Site(name=self.root.name)
+        for key, model, kind in (("zones", Zone, "zone"), ("conduits", Conduit, "conduit"),
+                                 ("assets", Asset, "asset"), ("asset_sources", AssetSource, "asset source")):
+            items = data.get(key)
+            if items is None:
+                continue
+            if not isinstance(items, list):
+                self.error("schema", f"{key}: expected a list of {kind}s (items starting with '- id: ...')",
+                           self.locate((key,)))
+                continue
+            survivors = []
+            for i, item in enumerate(items):
+                obj = self._one(model, item, (key, i), kind)
+                if obj is not None:
+                    survivors.append((i, obj))
+            # Re-index locations so model indexes match the surviving objects.
+            out[key] = [obj for _, obj in survivors]
+            self._reindex((key,), [i for i, _ in survivors])
+        return out
+
+    def _reindex(self, prefix: Path_, kept: list[int]) -> None:
+        """Renumber locations under the list at ``prefix`` after items were dropped."""
+        n = len(prefix)
+        moved: dict[Path_, Location] = {}
+        old_to_new = {old: new for new, old in enumerate(kept)}
+        for path, loc in list(self.locations.items()):
+            if len(path) > n and path[:n] == prefix and isinstance(path[n], int):
+                del self.locations[path]
+                if path[n] in old_to_new:
+                    moved[prefix + (old_to_new[path[n]],) + path[n + 1:]] = loc
+        self.locations.update(moved)
+
+    def _tables(self, plant: Plant, sources: list[AssetSource]) -> None:
+        wanted: list[tuple[AssetSource, Path_]] = [(s, ("asset_sources", i)) for i, s in enumerate(sources)]
+        named = {s.file for s in sources}
+        for default in DEFAULT_ASSET_FILES:
+            if default not in named and (self.root / default).is_file():
+                wanted.append((AssetSource(file=default), ()))
+        for source, path in wanted:
+            file_path = self.root / source.file
+            if not file_path.is_file():
+                self.error("missing-file", f"asset file '{source.file}' does not exist", self.locate(path + ("file",)))
+                continue
+            try:
+                if file_path.suffix.lower() in (".xlsx", ".xlsm"):
+                    table = read_xlsx(file_path, source.file, source.sheet, source.columns)
+                elif file_path.suffix.lower() in (".csv", ".txt", ".tsv"):
+                    table = read_csv(file_path, source.file, source.columns)
+                else:
+                    self.error("schema", f"asset file '{source.file}' must be .csv or .xlsx",
+                               self.locate(path + ("file",)))
+                    continue
+            except InputError as exc:
+                self.error("asset-table", exc.message, exc.location or Location(source.file))
+                continue
+            self._add_rows(plant, table)
+
+    def _add_rows(self, plant: Plant, table: Table) -> None:
+        for header, col in table.ignored_columns:
+            self.warning("unused-column", f"column '{header}' is not an asset field; map it with asset_sources "
+                         "columns or remove it", Location(table.file, table.header_line, col))
+        for row in table.rows:
+            index = len(plant.assets)
+            base: Path_ = ("assets", index)
+            self.locations[base] = Location(table.file, row.line, 1)
+            self.locations[base + (KEY,)] = Location(table.file, row.line, 1)
+            for fld, col in row.columns.items():
+                self.locations[base + (fld,)] = Location(table.file, row.line, col)
+                self.locations[base + (fld, KEY)] = Location(table.file, row.line, col)
+            try:
+                asset = Asset.model_validate(row.values)
+            except ValidationError as exc:
+                for diag in translate_errors(exc, Asset, base, f"asset {row.values.get('id', '?')}", self.locate):
+                    self.diagnostics.append(Diagnostic(diag.severity, diag.code, f"row {row.line}: {diag.message}",
+                                                       diag.object, (), diag.file, diag.line, diag.column))
+                for path in [p for p in self.locations if p[:2] == base]:
+                    del self.locations[path]
+                continue
+            plant.assets.append(asset)
+
+
+def load_workspace(path: str | Path) -> Workspace:
+    """Load the workspace at ``path`` (a folder, or its plant.yaml).
+
+    Raises :class:`InputError` when the plant file cannot be parsed at all;
+    per-object problems are returned in ``Workspace.load_diagnostics``.
+    """
+    root = Path(path)
+    if root.is_file() and root.name.endswith((".yaml", ".yml")):
+        root = root.parent
+    if not root.is_dir():
+        raise InputError(f"workspace folder '{path}' does not exist")
+    if not (root / PLANT_FILE).is_file():
+        raise InputError(f"no {PLANT_FILE} in '{path}' (create one with: zonewarden init {path})")
+    return _Loader(root).load()
