@@ -40,7 +40,7 @@ def _read(name: str) -> tuple[dict[str, Any], bytes]:
 def _requirement(entry: dict[str, Any], standard: str, source: str) -> Requirement:
     try:
         req_id = canonical_id(str(entry["id"]))
-        if req_id != entry["id"]:
+        if req_id is None or req_id != entry["id"]:
             raise CatalogError(f"{source}: id {entry['id']!r} is not canonical ({req_id!r})")
         return Requirement(
             id=req_id,
@@ -114,13 +114,24 @@ def _shipped() -> Catalog:
     digest.update(raw)
     sources["62443-3-2"] = str(d32.get("edition", ""))
     zcrs = [
-        Zcr(z["id"], z["title"], str(z.get("description", "")).strip(),
-            tuple(ZcrStep(s["id"], s["title"], str(s.get("description", "")).strip()) for s in z.get("steps", [])))
+        Zcr(
+            z["id"],
+            z["title"],
+            str(z.get("description", "")).strip(),
+            tuple(ZcrStep(s["id"], s["title"], str(s.get("description", "")).strip()) for s in z.get("steps", [])),
+        )
         for z in d32.get("zcrs", [])
     ]
     levels = [
-        SecurityLevel(int(sl["level"]), sl["name"], str(sl.get("means", "")), str(sl.get("resources", "")),
-                      str(sl.get("skills", "")), str(sl.get("motivation", "")), str(sl.get("description", "")).strip())
+        SecurityLevel(
+            int(sl["level"]),
+            sl["name"],
+            str(sl.get("means", "")),
+            str(sl.get("resources", "")),
+            str(sl.get("skills", "")),
+            str(sl.get("motivation", "")),
+            str(sl.get("description", "")).strip(),
+        )
         for sl in d32.get("security_levels", [])
     ]
     sl_types = [SlType(t["id"], t["name"], str(t.get("description", "")).strip()) for t in d32.get("sl_types", [])]

@@ -9,10 +9,30 @@ KINDS = ("SR", "RE", "CR", "SAR", "EDR", "HDR", "NDR")
 STANDARDS = ("62443-3-3", "62443-4-2")
 COMPONENT_TYPES = ("software-application", "embedded-device", "host-device", "network-device")
 TAGS = (
-    "authentication", "authorization", "account-management", "segmentation", "remote-access", "wireless",
-    "portable-media", "monitoring", "audit-logging", "backup", "recovery", "patching", "hardening",
-    "malware-protection", "cryptography", "integrity", "confidentiality", "availability", "inventory",
-    "session-management", "time-sync", "physical", "configuration", "denial-of-service",
+    "authentication",
+    "authorization",
+    "account-management",
+    "segmentation",
+    "remote-access",
+    "wireless",
+    "portable-media",
+    "monitoring",
+    "audit-logging",
+    "backup",
+    "recovery",
+    "patching",
+    "hardening",
+    "malware-protection",
+    "cryptography",
+    "integrity",
+    "confidentiality",
+    "availability",
+    "inventory",
+    "session-management",
+    "time-sync",
+    "physical",
+    "configuration",
+    "denial-of-service",
 )
 
 

@@ -64,14 +64,22 @@ def filter_requirements(
 
 def _component_type(catalog: Catalog, value: str) -> str:
     text = value.strip().lower().replace(" ", "-").replace("_", "-")
-    abbrev = {"sa": "software-application", "sar": "software-application", "ed": "embedded-device",
-              "edr": "embedded-device", "hd": "host-device", "hdr": "host-device", "nd": "network-device",
-              "ndr": "network-device"}
+    abbrev = {
+        "sa": "software-application",
+        "sar": "software-application",
+        "ed": "embedded-device",
+        "edr": "embedded-device",
+        "hd": "host-device",
+        "hdr": "host-device",
+        "nd": "network-device",
+        "ndr": "network-device",
+    }
     text = abbrev.get(text, text)
     choices = list(catalog.component_types) or list(abbrev.values())
     if text not in choices:
-        raise ValueError(f"unknown component type {value!r}{did_you_mean(text, choices)} "
-                         f"(use {', '.join(dict.fromkeys(choices))})")
+        raise ValueError(
+            f"unknown component type {value!r}{did_you_mean(text, choices)} (use {', '.join(dict.fromkeys(choices))})"
+        )
     return text
 
 
@@ -88,8 +96,9 @@ def children(catalog: Catalog, parent_id: str) -> list[Requirement]:
     return [r for r in catalog.requirements.values() if r.parent == parent_id]
 
 
-def required_at(catalog: Catalog, level: int, standard: str = "62443-3-3",
-                frs: Iterable[str] | None = None) -> list[Requirement]:
+def required_at(
+    catalog: Catalog, level: int, standard: str = "62443-3-3", frs: Iterable[str] | None = None
+) -> list[Requirement]:
     """The SRs and REs a zone needs for SL ``level`` (optionally only some FRs)."""
     wanted = {normalize_fr(f) for f in frs} if frs else None
     return [r for r in filter_requirements(catalog, standard=standard, sl=level) if wanted is None or r.fr in wanted]

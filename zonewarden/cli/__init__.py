@@ -41,8 +41,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """ZoneWarden: the standards as data, the plant as code."""
 
@@ -66,21 +67,31 @@ def validate(
     try:
         diagnostics = load_workspace(workspace).check()
     except InputError as exc:
-        if not (workspace / "plant.yaml").is_file() and workspace.is_dir() or exc.location is None:
+        if (not (workspace / "plant.yaml").is_file() and workspace.is_dir()) or exc.location is None:
             fail(str(exc), 2 if exc.location is None else 1)
         loc = exc.location
         diagnostics = [Diagnostic("error", "syntax", exc.message, "", (), loc.file, loc.line, loc.column)]
     errors = [d for d in diagnostics if d.severity == "error"]
     warnings = [d for d in diagnostics if d.severity == "warning"]
     if fmt == "json":
-        print(json.dumps({"valid": not errors and not (strict and warnings),
-                          "errors": [d.as_dict() for d in errors],
-                          "warnings": [d.as_dict() for d in warnings]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "valid": not errors and not (strict and warnings),
+                    "errors": [d.as_dict() for d in errors],
+                    "warnings": [d.as_dict() for d in warnings],
+                },
+                indent=2,
+            )
+        )
     else:
         for d in diagnostics:
             colour = "red" if d.severity == "error" else "yellow"
-            console.print(f"[{colour}]{d.format()}[/]" if sys.stdout.isatty() else d.format(),
-                          markup=sys.stdout.isatty(), soft_wrap=True)
+            console.print(
+                f"[{colour}]{d.format()}[/]" if sys.stdout.isatty() else d.format(),
+                markup=sys.stdout.isatty(),
+                soft_wrap=True,
+            )
         verdict = "invalid" if errors or (strict and warnings) else "valid"
         console.print(f"{workspace}: {verdict}: {len(errors)} error(s), {len(warnings)} warning(s)", markup=False)
     if errors or (strict and warnings):
@@ -133,8 +144,10 @@ def init(
         fail(f"'{directory}' is not empty; use --force to write into it anyway", 2)
     directory.mkdir(parents=True, exist_ok=True)
     written = _copy_template("demo" if demo else "starter", directory)
-    console.print(f"Created {'the demo plant' if demo else 'a starter workspace'} in {directory}: "
-                  f"{', '.join(written)}", markup=False)
+    console.print(
+        f"Created {'the demo plant' if demo else 'a starter workspace'} in {directory}: {', '.join(written)}",
+        markup=False,
+    )
     console.print(f"Next: edit {directory / 'plant.yaml'}, then run: zonewarden validate {directory}", markup=False)
 
 
@@ -183,8 +196,11 @@ def main() -> None:
     except Exception as exc:  # a bug: keep the message short, offer the traceback
         if os.environ.get("ZONEWARDEN_DEBUG"):
             raise
-        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-                          "Please report it; set ZONEWARDEN_DEBUG=1 to see the traceback.", soft_wrap=True)
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "Please report it; set ZONEWARDEN_DEBUG=1 to see the traceback.",
+            soft_wrap=True,
+        )
         sys.exit(3)
 
 

@@ -17,21 +17,36 @@ from zonewarden.catalog.query import children
 from zonewarden.cli.output import console, fail, sl_cell
 from zonewarden.errors import UnknownIdError
 
-app = typer.Typer(help="Browse the IEC 62443 catalog: 62443-3-3 SR/RE, 62443-4-2 CR, 62443-3-2 ZCR, security levels.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Browse the IEC 62443 catalog: 62443-3-3 SR/RE, 62443-4-2 CR, 62443-3-2 ZCR, security levels.",
+    no_args_is_help=True,
+)
 
-OverlayOpt = Annotated[Path | None, typer.Option(
-    "--overlay", envvar="ZONEWARDEN_CATALOG_OVERLAY", exists=True, dir_okay=False,
-    help="YAML file with the text of your own licensed copy (id: text); never shipped")]
+OverlayOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--overlay",
+        envvar="ZONEWARDEN_CATALOG_OVERLAY",
+        exists=True,
+        dir_okay=False,
+        help="YAML file with the text of your own licensed copy (id: text); never shipped",
+    ),
+]
 
 
 @app.command("list")
 def list_(
     standard: Annotated[str | None, typer.Option(help="62443-3-3 or 62443-4-2")] = None,
-    sl: Annotated[int | None, typer.Option(help="only what is required at this SL (lowest SL <= N)", min=1, max=4)] = None,
+    sl: Annotated[
+        int | None, typer.Option(help="only what is required at this SL (lowest SL <= N)", min=1, max=4)
+    ] = None,
     fr: Annotated[str | None, typer.Option(help="FR1..FR7 or IAC, UC, SI, DC, RDF, TRE, RA")] = None,
-    component_type: Annotated[str | None, typer.Option(
-        help="62443-4-2 component type: software-application, embedded-device, host-device, network-device")] = None,
+    component_type: Annotated[
+        str | None,
+        typer.Option(
+            help="62443-4-2 component type: software-application, embedded-device, host-device, network-device"
+        ),
+    ] = None,
     kind: Annotated[str | None, typer.Option(help="SR, RE, CR, SAR, EDR, HDR or NDR")] = None,
     tag: Annotated[str | None, typer.Option(help="e.g. authentication, segmentation, remote-access")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
@@ -43,10 +58,12 @@ def list_(
     catalog = load_catalog(overlay)
     if tag is not None and tag not in {t for r in catalog.requirements.values() for t in r.tags}:
         from zonewarden.catalog import TAGS
+
         fail(f"unknown tag '{tag}' (tags: {', '.join(TAGS)})", 2)
     try:
-        reqs = filter_requirements(catalog, standard=standard, sl=sl, fr=fr, component_type=component_type, kind=kind,
-                                   tag=tag)
+        reqs = filter_requirements(
+            catalog, standard=standard, sl=sl, fr=fr, component_type=component_type, kind=kind, tag=tag
+        )
     except ValueError as exc:
         fail(str(exc), 2)
     if fmt == "json":
@@ -55,11 +72,24 @@ def list_(
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["id", "standard", "kind", "parent", "fr", "title", "sl", "component_types", "tags",
-                         "description"])
+        writer.writerow(
+            ["id", "standard", "kind", "parent", "fr", "title", "sl", "component_types", "tags", "description"]
+        )
         for r in reqs:
-            writer.writerow([r.id, f"IEC {r.standard}", r.kind, r.parent or "", r.fr, r.title, r.sl,
-                             ";".join(r.component_types), ";".join(r.tags), r.description])
+            writer.writerow(
+                [
+                    r.id,
+                    f"IEC {r.standard}",
+                    r.kind,
+                    r.parent or "",
+                    r.fr,
+                    r.title,
+                    r.sl,
+                    ";".join(r.component_types),
+                    ";".join(r.tags),
+                    r.description,
+                ]
+            )
         print(buffer.getvalue(), end="")
         return
     table = Table(title=f"{len(reqs)} requirements", show_lines=False, header_style="bold")
@@ -94,8 +124,19 @@ def show(
         fr = catalog.frs.get(key) or next(f for f in catalog.frs.values() if f.abbrev == key)
         reqs = filter_requirements(catalog, fr=fr.id)
         if fmt == "json":
-            print(json.dumps({"id": fr.id, "kind": "FR", "abbrev": fr.abbrev, "name": fr.name,
-                              "description": fr.description, "requirements": [r.id for r in reqs]}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "id": fr.id,
+                        "kind": "FR",
+                        "abbrev": fr.abbrev,
+                        "name": fr.name,
+                        "description": fr.description,
+                        "requirements": [r.id for r in reqs],
+                    },
+                    indent=2,
+                )
+            )
             return
         console.print(f"[bold]{fr.id} {fr.abbrev}: {fr.name}[/]\n{fr.description}\n")
         for r in reqs:
@@ -108,9 +149,18 @@ def show(
                 if item.id == cid:
                     steps = list(zcr.steps) if item is zcr else []
                     if fmt == "json":
-                        print(json.dumps({"id": item.id, "kind": "ZCR", "title": item.title,
-                                          "description": item.description,
-                                          "steps": [{"id": s.id, "title": s.title} for s in steps]}, indent=2))
+                        print(
+                            json.dumps(
+                                {
+                                    "id": item.id,
+                                    "kind": "ZCR",
+                                    "title": item.title,
+                                    "description": item.description,
+                                    "steps": [{"id": s.id, "title": s.title} for s in steps],
+                                },
+                                indent=2,
+                            )
+                        )
                         return
                     console.print(f"[bold]{item.id}: {item.title}[/] (IEC 62443-3-2)\n{item.description}")
                     for step in steps:

@@ -7,7 +7,8 @@ import sys
 
 from rich.console import Console
 
-console = Console(highlight=False, soft_wrap=False)
+# Piped output (files, CI logs) gets a generous fixed width instead of 80 columns.
+console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
 
 FORMATS_TABLE = ("table", "json", "csv")

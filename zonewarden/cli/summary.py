@@ -17,8 +17,7 @@ from zonewarden.workspace.load import Workspace
 
 def required_count(catalog: Catalog, sl_t) -> int:
     """How many 62443-3-3 SRs and REs a zone with SL-T vector ``sl_t`` must meet."""
-    return sum(1 for r in catalog.requirements.values()
-               if r.standard == "62443-3-3" and r.sl <= sl_t.get(r.fr))
+    return sum(1 for r in catalog.requirements.values() if r.standard == "62443-3-3" and r.sl <= sl_t.get(r.fr))
 
 
 def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]) -> None:
@@ -33,16 +32,17 @@ def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]
 
     zones = Table(title="Zones and target security levels (SL-T per FR)", header_style="bold")
     zones.add_column("zone", no_wrap=True)
+    zones.add_column("name")
     zones.add_column("Purdue", justify="center")
     zones.add_column("assets", justify="right")
     for fr in FRS:
         zones.add_column(f"{fr}\n{FR_ABBREV[fr]}", justify="center")
-    zones.add_column("SR+RE\nrequired", justify="right")
+    zones.add_column("SR/RE\nneeded", justify="right")
     for z in sorted(plant.zones, key=lambda z: -(z.purdue_level if z.purdue_level is not None else -1)):
         levels = [sl_cell(z.sl_t.get(fr)) if z.sl_t else sl_cell(None) for fr in FRS]
-        needed = str(required_count(catalog, z.sl_t)) if z.sl_t else "[dim]no SL-T[/]"
+        needed = str(required_count(catalog, z.sl_t)) if z.sl_t else "[dim]-[/]"
         level = f"{z.purdue_level:g}" if z.purdue_level is not None else "-"
-        zones.add_row(f"{z.label}\n[dim]{z.id}[/]", level, str(per_zone.get(z.id, 0)), *levels, needed)
+        zones.add_row(z.id, z.name or "", level, str(per_zone.get(z.id, 0)), *levels, needed)
     console.print(zones)
 
     conduits = Table(title="Conduits", header_style="bold")
@@ -53,14 +53,15 @@ def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]
         for f in c.flows:
             p = lookup_protocol(f.protocol)
             name = p.title if p else f.protocol
-            if f.operations is not None and f.operations.allow is not None:
+            if f.operations is not None and f.operations.preset:
+                name += f" ({f.operations.preset})"
+            elif f.operations is not None and f.operations.allow is not None:
                 name += f" ({', '.join(f.operations.allow)})" if len(f.operations.allow) <= 2 else " (restricted)"
             elif f.operations is not None and f.operations.deny:
                 name += f" (no {', '.join(f.operations.deny)})"
             protocols.append(name)
         enforcement = ", ".join(e.value for e in c.enforcement) or "[red]none[/]"
-        conduits.add_row(f"{c.label}\n[dim]{c.id}[/]", " <-> ".join(c.zones), enforcement,
-                         "\n".join(dict.fromkeys(protocols)) or "[dim]-[/]")
+        conduits.add_row(c.id, " <-> ".join(c.zones), enforcement, "\n".join(dict.fromkeys(protocols)) or "[dim]-[/]")
     console.print(conduits)
 
     roles = Counter(a.role.value if a.role else "unspecified" for a in plant.assets)

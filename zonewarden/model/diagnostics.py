@@ -29,7 +29,9 @@ class Diagnostic:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def located(self, file: str, line: int, column: int) -> Diagnostic:
-        return Diagnostic(self.severity, self.code, self.message, self.object, self.path, file, line, column, self.extra)
+        return Diagnostic(
+            self.severity, self.code, self.message, self.object, self.path, file, line, column, self.extra
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

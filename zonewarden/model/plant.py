@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -27,7 +27,9 @@ from zonewarden.model.protocols import OPERATION_PRESETS
 from zonewarden.model.sl import SLVector
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"
-Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=80, description="stable identifier: letters, digits, - _ . : /")]
+Id = Annotated[
+    str, Field(pattern=ID_PATTERN, max_length=80, description="stable identifier: letters, digits, - _ . : /")
+]
 
 
 def _as_list(value: Any) -> Any:
@@ -63,7 +65,12 @@ SLVectorField = Annotated[
             "anyOf": [
                 {"type": "integer", "minimum": 0, "maximum": 4},
                 {"type": "string", "pattern": r"^\s*(SL[- ]?)?[0-4]\s*$|^[\s{\[(]*[0-4]([,;\s]+[0-4]){6}[\s}\])]*$"},
-                {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 4}, "minItems": 7, "maxItems": 7},
+                {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 0, "maximum": 4},
+                    "minItems": 7,
+                    "maxItems": 7,
+                },
                 {
                     "type": "object",
                     "propertyNames": {"pattern": "^(?i:FR[1-7]|IAC|UC|SI|DC|RDF|TRE|RA|default)$"},
@@ -170,17 +177,58 @@ ROLE_ALIASES = {
 }
 
 ROLE_COMPONENT_TYPE: dict[Role, ComponentType] = {
-    **{r: ComponentType.embedded_device for r in (
-        Role.plc, Role.rtu, Role.ied, Role.safety_controller, Role.dcs_controller, Role.drive,
-        Role.io_module, Role.sensor, Role.actuator, Role.analyzer, Role.camera, Role.ups, Role.printer)},
-    **{r: ComponentType.host_device for r in (
-        Role.hmi, Role.engineering_workstation, Role.operator_workstation, Role.historian, Role.scada_server,
-        Role.opc_server, Role.application_server, Role.domain_controller, Role.jump_host, Role.patch_server,
-        Role.antivirus_server, Role.file_server, Role.backup_server, Role.log_collector, Role.server,
-        Role.workstation)},
-    **{r: ComponentType.network_device for r in (
-        Role.switch, Role.router, Role.firewall, Role.data_diode, Role.vpn_gateway, Role.protocol_gateway,
-        Role.wireless_ap, Role.ids_sensor)},
+    **{
+        r: ComponentType.embedded_device
+        for r in (
+            Role.plc,
+            Role.rtu,
+            Role.ied,
+            Role.safety_controller,
+            Role.dcs_controller,
+            Role.drive,
+            Role.io_module,
+            Role.sensor,
+            Role.actuator,
+            Role.analyzer,
+            Role.camera,
+            Role.ups,
+            Role.printer,
+        )
+    },
+    **{
+        r: ComponentType.host_device
+        for r in (
+            Role.hmi,
+            Role.engineering_workstation,
+            Role.operator_workstation,
+            Role.historian,
+            Role.scada_server,
+            Role.opc_server,
+            Role.application_server,
+            Role.domain_controller,
+            Role.jump_host,
+            Role.patch_server,
+            Role.antivirus_server,
+            Role.file_server,
+            Role.backup_server,
+            Role.log_collector,
+            Role.server,
+            Role.workstation,
+        )
+    },
+    **{
+        r: ComponentType.network_device
+        for r in (
+            Role.switch,
+            Role.router,
+            Role.firewall,
+            Role.data_diode,
+            Role.vpn_gateway,
+            Role.protocol_gateway,
+            Role.wireless_ap,
+            Role.ids_sensor,
+        )
+    },
 }
 
 
@@ -236,7 +284,11 @@ def _address(value: Any) -> Any:
         raise ValueError(f"not an IP address: {text!r}") from None
 
 
-Mac = Annotated[str, BeforeValidator(_mac), WithJsonSchema({"type": "string", "pattern": "^([0-9A-Fa-f]{2}[:.-]?){5}[0-9A-Fa-f]{2}$"})]
+Mac = Annotated[
+    str,
+    BeforeValidator(_mac),
+    WithJsonSchema({"type": "string", "pattern": "^([0-9A-Fa-f]{2}[:.-]?){5}[0-9A-Fa-f]{2}$"}),
+]
 Network = Annotated[
     ipaddress.IPv4Network | ipaddress.IPv6Network,
     BeforeValidator(_network),
@@ -315,19 +367,33 @@ class Zone(_Model):
 class Operations(_Model):
     """Industrial operations a flow allows; omitted means any."""
 
+    preset: Literal["read-only", "monitor", "no-program-changes"] | None = Field(
+        None, description="a named set of operations, narrowed to what the protocol knows"
+    )
     allow: Annotated[list[str] | None, BeforeValidator(lambda v: _as_list(v) if v is not None else None)] = Field(
         None, description="operation classes allowed (read, write, operate, program-download, ...); omitted = any"
     )
     deny: Annotated[list[str], BeforeValidator(_as_list)] = Field([], description="operation classes denied")
-    function_codes: Annotated[list[Annotated[int, Field(ge=0, le=255)]] | None, BeforeValidator(
-        lambda v: _as_list(v) if v is not None else None)] = Field(None, description="allowed protocol function codes")
-    unit_ids: Annotated[list[Annotated[int, Field(ge=0, le=65535)]] | None, BeforeValidator(
-        lambda v: _as_list(v) if v is not None else None)] = Field(None, description="allowed unit ids / addresses")
+    function_codes: Annotated[
+        list[Annotated[int, Field(ge=0, le=255)]] | None,
+        BeforeValidator(lambda v: _as_list(v) if v is not None else None),
+    ] = Field(None, description="allowed protocol function codes")
+    unit_ids: Annotated[
+        list[Annotated[int, Field(ge=0, le=65535)]] | None,
+        BeforeValidator(lambda v: _as_list(v) if v is not None else None),
+    ] = Field(None, description="allowed unit ids / addresses")
 
     def allowed(self, operation: str) -> bool:
+        """Whether this restriction lets ``operation`` through."""
         if operation in self.deny:
             return False
+        if self.preset is not None and operation not in OPERATION_PRESETS[self.preset]:
+            return False
         return self.allow is None or operation in self.allow
+
+    def effective(self, known: frozenset[str]) -> frozenset[str]:
+        """The allowed operations among ``known`` (a protocol's operations)."""
+        return frozenset(op for op in known if self.allowed(op))
 
 
 def _operations(value: Any) -> Any:
@@ -336,7 +402,7 @@ def _operations(value: Any) -> Any:
         if key in ("any", "all"):
             return {}
         if key in OPERATION_PRESETS:
-            return {"allow": sorted(OPERATION_PRESETS[key])}
+            return {"preset": key}
         return {"allow": _as_list(value)}
     if isinstance(value, list):
         return {"allow": value}
@@ -356,7 +422,8 @@ class Flow(_Model):
     id: Id | None = None
     description: str | None = None
     from_: Annotated[list[str], BeforeValidator(_as_list)] = Field(
-        validation_alias=AliasChoices("from", "initiator"), serialization_alias="from",
+        validation_alias=AliasChoices("from", "initiator"),
+        serialization_alias="from",
         description="initiators: asset ids, zone ids, subnets/addresses or 'any'",
     )
     to: Annotated[list[str], BeforeValidator(_as_list)] = Field(
@@ -368,7 +435,9 @@ class Flow(_Model):
         [], description="destination ports; default: the protocol's well-known ports"
     )
     operations: Annotated[Operations | None, BeforeValidator(_operations)] = Field(
-        None, description="'read-only', 'monitor', a list of allowed operations, or a mapping allow/deny/function_codes/unit_ids"
+        None,
+        description="'read-only', 'monitor', 'no-program-changes', a list of allowed operations, "
+        "or a mapping preset/allow/deny/function_codes/unit_ids",
     )
     life_safety: bool = Field(False, description="keep this flow in island mode (SR 5.2 RE 2)")
     log: bool = True
@@ -382,7 +451,9 @@ class Conduit(_Model):
     description: str | None = None
     zones: Annotated[list[Id], BeforeValidator(_as_list)]
     enforcement: Annotated[list[Annotated[Enforcement, BeforeValidator(_slug)]], BeforeValidator(_as_list)] = []
-    devices: Annotated[list[Id], BeforeValidator(_as_list)] = Field([], description="asset ids of the enforcing devices")
+    devices: Annotated[list[Id], BeforeValidator(_as_list)] = Field(
+        [], description="asset ids of the enforcing devices"
+    )
     sl_t: SLVectorField | None = None
     flows: list[Flow] = []
     notes: str | None = None

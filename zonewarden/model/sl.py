@@ -71,7 +71,7 @@ class SLVector(NamedTuple):
         leave FRs out when it gives ``default: N``. Raises ValueError."""
         if isinstance(value, SLVector):
             return value
-        if isinstance(value, str) and re.search(r"[,\s]", value.strip(" {}[]()")):
+        if isinstance(value, str) and re.search(r"[,;\s]", value.strip(" {}[]()")):
             parts = [p for p in re.split(r"[,\s;]+", value.strip(" {}[]()")) if p]
             return cls.parse(parts)
         if isinstance(value, (list, tuple)):

@@ -55,7 +55,8 @@ class Workspace:
     def check(self) -> list[Diagnostic]:
         """Load-time problems plus whole-plant validation, located and in file order."""
         found = self.load_diagnostics + [self.locate(d) for d in validate_plant(self.plant)]
-        return sorted(found, key=lambda d: (d.file != PLANT_FILE, d.file or "", d.line, d.column))
+        first = self.locations.get((), Location(PLANT_FILE)).file
+        return sorted(found, key=lambda d: (d.file != first, d.file or "", d.line, d.column))
 
 
 def _field_lookup(model: type[BaseModel], name: str) -> Any:
@@ -100,8 +101,9 @@ def _keys_of(model: type[BaseModel]) -> list[str]:
     return [info.serialization_alias or info.alias or name for name, info in model.model_fields.items()]
 
 
-def translate_errors(exc: ValidationError, model: type[BaseModel], base: Path_, obj: str,
-                     locate: typing.Callable[[Path_], Location]) -> list[Diagnostic]:
+def translate_errors(
+    exc: ValidationError, model: type[BaseModel], base: Path_, obj: str, locate: typing.Callable[[Path_], Location]
+) -> list[Diagnostic]:
     """Turn pydantic errors into located, readable diagnostics."""
     out: list[Diagnostic] = []
     for err in exc.errors(include_url=False):
@@ -123,13 +125,26 @@ def translate_errors(exc: ValidationError, model: type[BaseModel], base: Path_, 
             shown = err.get("input")
             if kind.startswith("enum") or kind == "literal_error":
                 text = f"'{shown}' is not allowed; {text.lower()}"
-            elif kind in ("string_type", "int_type", "float_type", "bool_type", "list_type", "dict_type",
-                          "model_type", "int_parsing", "float_parsing", "bool_parsing"):
+            elif kind in (
+                "string_type",
+                "int_type",
+                "float_type",
+                "bool_type",
+                "list_type",
+                "dict_type",
+                "model_type",
+                "int_parsing",
+                "float_parsing",
+                "bool_parsing",
+            ):
                 text = f"{text.lower()}, got {shown!r}"
             elif kind == "string_pattern_mismatch":
-                text = f"'{shown}' is not a valid identifier (letters, digits and - _ . : /, starting with a " \
-                       "letter or digit)" if field_name.endswith("id") or field_name in ("zones", "assets", "devices", "zone") \
-                       else f"'{shown}' does not match {err.get('ctx', {}).get('pattern')}"
+                text = (
+                    f"'{shown}' is not a valid identifier (letters, digits and - _ . : /, starting with a "
+                    "letter or digit)"
+                    if field_name.endswith("id") or field_name in ("zones", "assets", "devices", "zone")
+                    else f"'{shown}' does not match {err.get('ctx', {}).get('pattern')}"
+                )
             msg = f"{field_name}: {text}"
             where = locate(path)
         out.append(Diagnostic("error", "schema", msg, obj, path, where.file, where.line, where.column))
@@ -137,8 +152,9 @@ def translate_errors(exc: ValidationError, model: type[BaseModel], base: Path_, 
 
 
 class _Loader:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, plant_file: str = PLANT_FILE) -> None:
         self.root = root
+        self.plant_file = plant_file
         self.locations: dict[Path_, Location] = {}
         self.diagnostics: list[Diagnostic] = []
 
@@ -150,12 +166,14 @@ class _Loader:
         return self.locations.get((), Location(PLANT_FILE))
 
     def error(self, code: str, message: str, location: Location, obj: str = "") -> None:
-        self.diagnostics.append(Diagnostic("error", code, message, obj, (), location.file, location.line,
-                                           location.column))
+        self.diagnostics.append(
+            Diagnostic("error", code, message, obj, (), location.file, location.line, location.column)
+        )
 
     def warning(self, code: str, message: str, location: Location, obj: str = "") -> None:
-        self.diagnostics.append(Diagnostic("warning", code, message, obj, (), location.file, location.line,
-                                           location.column))
+        self.diagnostics.append(
+            Diagnostic("warning", code, message, obj, (), location.file, location.line, location.column)
+        )
 
     def _one(self, model: type[BaseModel], data: Any, path: Path_, kind: str) -> Any:
         """Validate one object; report its errors, then salvage what is good.
@@ -188,7 +206,10 @@ class _Loader:
             for container, indexes in removals.items():
                 target: Any = data
                 for part in container:
-                    target = target[part]
+                    target = target[part] if isinstance(target, (dict, list)) else None
+                if not isinstance(target, list):  # a scalar the model split into a list
+                    data.pop(container[0], None) if container and container[0] != "id" else None
+                    continue
                 kept = [i for i in range(len(target)) if i not in indexes]
                 target[:] = [target[i] for i in kept]
                 self._reindex(path + container, kept)
@@ -199,17 +220,19 @@ class _Loader:
         return None
 
     def load(self) -> Workspace:
-        plant_path = self.root / PLANT_FILE
+        name = self.plant_file
         try:
-            text = plant_path.read_bytes().decode("utf-8-sig")
+            text = (self.root / name).read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise InputError(f"not UTF-8 text (byte {exc.start})", Location(PLANT_FILE)) from None
-        data, positions = load_yaml(text, PLANT_FILE)
-        self.locations = {p: Location(PLANT_FILE, line, col) for p, (line, col) in positions.items()}
+            raise InputError(f"not UTF-8 text (byte {exc.start})", Location(name)) from None
+        data, positions = load_yaml(text, name)
+        self.locations = {p: Location(name, line, col) for p, (line, col) in positions.items()}
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise InputError("plant.yaml must be a mapping with site, zones, conduits and assets", Location(PLANT_FILE, 1, 1))
+            raise InputError(
+                "the plant file must be a mapping with site, zones, conduits and assets", Location(name, 1, 1)
+            )
         top = self._top(data)
         plant = Plant.model_construct(**top)
         sources: list[AssetSource] = top.get("asset_sources", [])
@@ -221,25 +244,34 @@ class _Loader:
         allowed = {"version", "site", "zones", "conduits", "assets", "asset_sources"}
         for key in data:
             if key not in allowed:
-                self.error("schema", f"unknown key '{key}'" + did_you_mean(str(key), allowed),
-                           self.locate((key, KEY)))
+                self.error("schema", f"unknown key '{key}'" + did_you_mean(str(key), allowed), self.locate((key, KEY)))
         version = data.get("version", 1)
         if version != 1:
-            self.error("schema", f"version: this ZoneWarden reads workspace format 1, not {version!r}",
-                       self.locate(("version",)))
+            self.error(
+                "schema",
+                f"version: this ZoneWarden reads workspace format 1, not {version!r}",
+                self.locate(("version",)),
+            )
         if "site" not in data:
             self.error("schema", "missing required key 'site' (site: {name: ...})", self.locate(()))
             out["site"] = Site(name=self.root.name)
         else:
             out["site"] = self._one(Site, data["site"], ("site",), "site") or Site(name=self.root.name)
-        for key, model, kind in (("zones", Zone, "zone"), ("conduits", Conduit, "conduit"),
-                                 ("assets", Asset, "asset"), ("asset_sources", AssetSource, "asset source")):
+        for key, model, kind in (
+            ("zones", Zone, "zone"),
+            ("conduits", Conduit, "conduit"),
+            ("assets", Asset, "asset"),
+            ("asset_sources", AssetSource, "asset source"),
+        ):
             items = data.get(key)
             if items is None:
                 continue
             if not isinstance(items, list):
-                self.error("schema", f"{key}: expected a list of {kind}s (items starting with '- id: ...')",
-                           self.locate((key,)))
+                self.error(
+                    "schema",
+                    f"{key}: expected a list of {kind}s (items starting with '- id: ...')",
+                    self.locate((key,)),
+                )
                 continue
             survivors = []
             for i, item in enumerate(items):
@@ -260,7 +292,7 @@ class _Loader:
             if len(path) > n and path[:n] == prefix and isinstance(path[n], int):
                 del self.locations[path]
                 if path[n] in old_to_new:
-                    moved[prefix + (old_to_new[path[n]],) + path[n + 1:]] = loc
+                    moved[prefix + (old_to_new[path[n]],) + path[n + 1 :]] = loc
         self.locations.update(moved)
 
     def _tables(self, plant: Plant, sources: list[AssetSource]) -> None:
@@ -280,8 +312,9 @@ class _Loader:
                 elif file_path.suffix.lower() in (".csv", ".txt", ".tsv"):
                     table = read_csv(file_path, source.file, source.columns)
                 else:
-                    self.error("schema", f"asset file '{source.file}' must be .csv or .xlsx",
-                               self.locate(path + ("file",)))
+                    self.error(
+                        "schema", f"asset file '{source.file}' must be .csv or .xlsx", self.locate(path + ("file",))
+                    )
                     continue
             except InputError as exc:
                 self.error("asset-table", exc.message, exc.location or Location(source.file))
@@ -290,8 +323,11 @@ class _Loader:
 
     def _add_rows(self, plant: Plant, table: Table) -> None:
         for header, col in table.ignored_columns:
-            self.warning("unused-column", f"column '{header}' is not an asset field; map it with asset_sources "
-                         "columns or remove it", Location(table.file, table.header_line, col))
+            self.warning(
+                "unused-column",
+                f"column '{header}' is not an asset field; map it with asset_sources columns or remove it",
+                Location(table.file, table.header_line, col),
+            )
         for row in table.rows:
             index = len(plant.assets)
             base: Path_ = ("assets", index)
@@ -304,8 +340,18 @@ class _Loader:
                 asset = Asset.model_validate(row.values)
             except ValidationError as exc:
                 for diag in translate_errors(exc, Asset, base, f"asset {row.values.get('id', '?')}", self.locate):
-                    self.diagnostics.append(Diagnostic(diag.severity, diag.code, f"row {row.line}: {diag.message}",
-                                                       diag.object, (), diag.file, diag.line, diag.column))
+                    self.diagnostics.append(
+                        Diagnostic(
+                            diag.severity,
+                            diag.code,
+                            f"row {row.line}: {diag.message}",
+                            diag.object,
+                            (),
+                            diag.file,
+                            diag.line,
+                            diag.column,
+                        )
+                    )
                 for path in [p for p in self.locations if p[:2] == base]:
                     del self.locations[path]
                 continue
@@ -319,8 +365,8 @@ def load_workspace(path: str | Path) -> Workspace:
     per-object problems are returned in ``Workspace.load_diagnostics``.
     """
     root = Path(path)
-    if root.is_file() and root.name.endswith((".yaml", ".yml")):
-        root = root.parent
+    if root.is_file():
+        return _Loader(root.parent, root.name).load()
     if not root.is_dir():
         raise InputError(f"workspace folder '{path}' does not exist")
     if not (root / PLANT_FILE).is_file():

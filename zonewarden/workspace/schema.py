@@ -15,17 +15,28 @@ from zonewarden.model.plant import Plant
 from zonewarden.model.protocols import OPERATION_PRESETS, OPERATIONS, PROTOCOLS
 
 SCHEMA_ID = "https://zonewarden.dev/schema/plant-1.json"
-PORT = {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535},
-                  {"type": "string", "pattern": r"^\d{1,5}(-\d{1,5})?$"}],
-        "description": "a port or a range 'low-high'"}
+PORT = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": 65535},
+        {"type": "string", "pattern": r"^\d{1,5}(-\d{1,5})?$"},
+    ],
+    "description": "a port or a range 'low-high'",
+}
 
 
-def _one_or_many(prop: dict[str, Any]) -> None:
+def _scalar(items: dict[str, Any], defs: dict[str, Any]) -> bool:
+    if "$ref" in items:
+        target = defs.get(items["$ref"].rsplit("/", 1)[-1], {})
+        return "enum" in target
+    return items.get("type") != "object"
+
+
+def _one_or_many(prop: dict[str, Any], defs: dict[str, Any]) -> None:
     """Let an array-of-scalars property also take a single scalar."""
     options = prop.get("anyOf")
     if options is None and prop.get("type") == "array":
         items = prop["items"]
-        if "$ref" not in items and items.get("type") != "object":
+        if _scalar(items, defs):
             desc = prop.pop("description", None)
             array = {k: prop.pop(k) for k in list(prop) if k in ("type", "items", "minItems", "maxItems")}
             prop["anyOf"] = [array, copy.deepcopy(items)]
@@ -35,7 +46,7 @@ def _one_or_many(prop: dict[str, Any]) -> None:
         for option in options:
             if option.get("type") == "array":
                 items = option["items"]
-                if "$ref" not in items and items.get("type") != "object":
+                if _scalar(items, defs):
                     options.append(copy.deepcopy(items))
                     break
 
@@ -48,7 +59,7 @@ def plant_schema() -> dict[str, Any]:
         for prop_name, prop in definition.get("properties", {}).items():
             if name == "Flow" and prop_name == "ports":
                 prop["items"] = PORT
-            _one_or_many(prop)
+            _one_or_many(prop, defs)
     flow = defs["Flow"]["properties"]
     flow["protocol"]["examples"] = sorted(PROTOCOLS)
     flow["operations"]["anyOf"] = [

@@ -88,15 +88,20 @@ def _map_header(headers: list[str], mapping: Mapping[str, str], file: str, line:
             ignored.append((header, col))
             continue
         if fld not in ASSET_FIELDS:
-            raise InputError(f"column mapping '{header}' -> '{fld}': '{fld}' is not an asset field "
-                             f"({', '.join(ASSET_FIELDS)})", Location(file, line, col))
+            raise InputError(
+                f"column mapping '{header}' -> '{fld}': '{fld}' is not an asset field ({', '.join(ASSET_FIELDS)})",
+                Location(file, line, col),
+            )
         if fld in by_col.values():
             ignored.append((header, col))  # first column wins
             continue
         by_col[col] = fld
     if "id" not in by_col.values() and "name" not in by_col.values():
-        raise InputError("no asset id or name column (expected a header such as 'id', 'tag' or 'hostname'; "
-                         "map yours with asset_sources columns)", Location(file, line))
+        raise InputError(
+            "no asset id or name column (expected a header such as 'id', 'tag' or 'hostname'; "
+            "map yours with asset_sources columns)",
+            Location(file, line),
+        )
     return by_col, ignored
 
 

@@ -9,6 +9,7 @@ its key under ``path + (KEY,)``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -21,6 +22,31 @@ Positions = dict[Path, tuple[int, int]]
 MAX_NODES = 2_000_000
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """Safe loader with YAML 1.2 scalars: no sexagesimal numbers (a MAC such as
+    10:11:22:33:44:55 stays text) and only true/false as booleans (NO stays 'NO')."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, rx)
+        for tag, rx in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _regexp, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+):
+    _Yaml12Loader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+
+
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
@@ -29,7 +55,7 @@ class _Builder:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.positions: Positions = {}
-        self._scalar = yaml.SafeLoader("")  # only used for its scalar constructors
+        self._scalar = _Yaml12Loader("")  # only used for its scalar constructors
         self._budget = MAX_NODES
         self._active: set[int] = set()
 
@@ -84,11 +110,14 @@ def load_yaml(text: str, filename: str) -> tuple[Any, Positions]:
     Aliases are expanded; tags other than YAML's core schema are refused.
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Yaml12Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
         problem = exc.problem or exc.context or "invalid YAML"
+        ctx = exc.context_mark
+        if exc.context and ctx is not None and mark is not None and ctx.line != mark.line:
+            problem += f" ({exc.context} at line {ctx.line + 1}, column {ctx.column + 1})"
         raise InputError(f"YAML syntax error: {problem}", loc) from None
     except yaml.YAMLError as exc:  # e.g. a second document, reader errors
         raise InputError(f"YAML error: {exc}", Location(filename)) from None

@@ -1,0 +1,1 @@
+"""The plant as typed data, and the pure checks over it."""
