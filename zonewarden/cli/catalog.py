@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from zonewarden.catalog import filter_requirements, find, load_catalog
@@ -138,9 +139,9 @@ def show(
                 )
             )
             return
-        console.print(f"[bold]{fr.id} {fr.abbrev}: {fr.name}[/]\n{fr.description}\n")
+        console.print(f"[bold]{fr.id} {fr.abbrev}: {escape(fr.name)}[/]\n{escape(fr.description)}\n")
         for r in reqs:
-            console.print(f"  {'  ' if r.kind == 'RE' else ''}{r.id:<16} SL{r.sl}  {r.title}")
+            console.print(f"  {'  ' if r.kind == 'RE' else ''}{r.id:<16} SL{r.sl}  {r.title}", markup=False)
         return
     cid = canonical_id(ident)
     if cid and cid.startswith("ZCR"):
@@ -162,9 +163,9 @@ def show(
                             )
                         )
                         return
-                    console.print(f"[bold]{item.id}: {item.title}[/] (IEC 62443-3-2)\n{item.description}")
+                    console.print(f"[bold]{item.id}: {escape(item.title)}[/] (IEC 62443-3-2)\n{escape(item.description)}")
                     for step in steps:
-                        console.print(f"  {step.id:<9} {step.title}")
+                        console.print(f"  {step.id:<9} {step.title}", markup=False)
                     return
         fail(f"no '{ident}' in IEC 62443-3-2 (ZCR 1..7)", 1)
     try:
@@ -178,20 +179,20 @@ def show(
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return
     fr = catalog.frs[req.fr]
-    console.print(f"[bold]{req.id}: {req.title}[/]")
+    console.print(f"[bold]{req.id}: {escape(req.title)}[/]")
     console.print(f"IEC {req.standard}  {req.kind}  {fr.id} {fr.abbrev} ({fr.name})  lowest SL: {req.sl}")
     if req.parent:
         console.print(f"enhances: {req.parent} {catalog.requirements[req.parent].title}")
     if req.component_types:
         console.print(f"component types: {', '.join(req.component_types)}")
     console.print(f"tags: {', '.join(req.tags) or '-'}")
-    console.print(f"\n{req.description}")
+    console.print(f"\n{req.description}", markup=False)
     if req.text:
-        console.print(f"\n[bold]Text (your overlay):[/]\n{req.text}")
+        console.print(f"\n[bold]Text (your overlay):[/]\n{escape(req.text)}")
     if kids:
         console.print("\nEnhancements:")
         for k in kids:
-            console.print(f"  {k.id:<16} SL{k.sl}  {k.title}")
+            console.print(f"  {k.id:<16} SL{k.sl}  {k.title}", markup=False)
 
 
 @app.command()
@@ -205,7 +206,7 @@ def levels() -> None:
         table.add_row(sl_cell(sl.level), sl.name, sl.means, sl.resources, sl.skills, sl.motivation)
     console.print(table)
     for t in catalog.sl_types:
-        console.print(f"[bold]{t.id}[/] {t.name}: {t.description}")
+        console.print(f"[bold]{t.id}[/] {escape(t.name)}: {escape(t.description)}")
 
 
 @app.command()
@@ -213,6 +214,6 @@ def zcr() -> None:
     """The IEC 62443-3-2 zone and conduit requirements (ZCR 1..7) and their steps."""
     catalog = load_catalog()
     for z in catalog.zcrs:
-        console.print(f"[bold]{z.id}[/] {z.title}")
+        console.print(f"[bold]{z.id}[/] {escape(z.title)}")
         for step in z.steps:
-            console.print(f"  {step.id:<9} {step.title}")
+            console.print(f"  {step.id:<9} {step.title}", markup=False)

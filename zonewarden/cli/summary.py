@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rich.markup import escape
 from rich.table import Table
 
 from zonewarden.catalog import Catalog
 from zonewarden.cli.output import console, sl_cell
 from zonewarden.model.diagnostics import Diagnostic
+from zonewarden.model.plant import Flow
 from zonewarden.model.protocols import lookup_protocol
 from zonewarden.model.sl import FR_ABBREV, FRS
 from zonewarden.model.validate import resolve_membership
@@ -20,13 +22,34 @@ def required_count(catalog: Catalog, sl_t) -> int:
     return sum(1 for r in catalog.requirements.values() if r.standard == "62443-3-3" and r.sl <= sl_t.get(r.fr))
 
 
+def flow_label(flow: Flow) -> str:
+    """A short label such as ``modbus [read-only]``, ``tcp/9997`` or ``dnp3 [no restart]``."""
+    protocol = lookup_protocol(flow.protocol)
+    name = protocol.name if protocol else flow.protocol
+    if protocol and protocol.name in ("tcp", "udp") and flow.ports:
+        name += "/" + ",".join(flow.ports)
+    ops = flow.operations
+    if ops is None:
+        return name
+    parts = []
+    if ops.preset:
+        parts.append(ops.preset)
+    if ops.allow is not None:
+        parts.append("+".join(ops.allow))
+    if ops.deny:
+        parts.append("no " + "/".join(ops.deny))
+    if ops.function_codes is not None:
+        parts.append("fc " + ",".join(map(str, ops.function_codes)))
+    return f"{name} [{'; '.join(parts)}]" if parts else name
+
+
 def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]) -> None:
     plant = ws.plant
     site = plant.site
-    console.rule(f"[bold]{site.name}[/]")
+    console.rule(f"[bold]{escape(site.name)}[/]")
     facts = [x for x in (site.location, site.sector, site.owner) if x]
     if facts:
-        console.print("  ".join(facts), justify="center")
+        console.print(escape("  ".join(facts)), justify="center")
     membership = resolve_membership(plant)
     per_zone = Counter(membership.zone_of.values())
 
@@ -42,26 +65,16 @@ def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]
         levels = [sl_cell(z.sl_t.get(fr)) if z.sl_t else sl_cell(None) for fr in FRS]
         needed = str(required_count(catalog, z.sl_t)) if z.sl_t else "[dim]-[/]"
         level = f"{z.purdue_level:g}" if z.purdue_level is not None else "-"
-        zones.add_row(z.id, z.name or "", level, str(per_zone.get(z.id, 0)), *levels, needed)
+        zones.add_row(escape(z.id), escape(z.name or ""), level, str(per_zone.get(z.id, 0)), *levels, needed)
     console.print(zones)
 
     conduits = Table(title="Conduits", header_style="bold")
     for col in ("conduit", "joins", "enforcement", "flows"):
         conduits.add_column(col)
     for c in plant.conduits:
-        protocols = []
-        for f in c.flows:
-            p = lookup_protocol(f.protocol)
-            name = p.title if p else f.protocol
-            if f.operations is not None and f.operations.preset:
-                name += f" ({f.operations.preset})"
-            elif f.operations is not None and f.operations.allow is not None:
-                name += f" ({', '.join(f.operations.allow)})" if len(f.operations.allow) <= 2 else " (restricted)"
-            elif f.operations is not None and f.operations.deny:
-                name += f" (no {', '.join(f.operations.deny)})"
-            protocols.append(name)
+        protocols = [flow_label(f) for f in c.flows]
         enforcement = ", ".join(e.value for e in c.enforcement) or "[red]none[/]"
-        conduits.add_row(c.id, " <-> ".join(c.zones), enforcement, "\n".join(dict.fromkeys(protocols)) or "[dim]-[/]")
+        conduits.add_row(c.id, " <-> ".join(c.zones), enforcement, escape(", ".join(dict.fromkeys(protocols))) or "-")
     console.print(conduits)
 
     roles = Counter(a.role.value if a.role else "unspecified" for a in plant.assets)
