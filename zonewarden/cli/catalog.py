@@ -163,7 +163,8 @@ def show(
                             )
                         )
                         return
-                    console.print(f"[bold]{item.id}: {escape(item.title)}[/] (IEC 62443-3-2)\n{escape(item.description)}")
+                    heading = f"[bold]{item.id}: {escape(item.title)}[/] (IEC 62443-3-2)"
+                    console.print(f"{heading}\n{escape(item.description)}")
                     for step in steps:
                         console.print(f"  {step.id:<9} {step.title}", markup=False)
                     return

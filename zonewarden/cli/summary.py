@@ -12,8 +12,8 @@ from zonewarden.cli.output import console, sl_cell
 from zonewarden.model.diagnostics import Diagnostic
 from zonewarden.model.plant import Flow
 from zonewarden.model.protocols import lookup_protocol
+from zonewarden.model.resolve import Resolver
 from zonewarden.model.sl import FR_ABBREV, FRS
-from zonewarden.model.validate import resolve_membership
 from zonewarden.workspace.load import Workspace
 
 
@@ -50,8 +50,7 @@ def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]
     facts = [x for x in (site.location, site.sector, site.owner) if x]
     if facts:
         console.print(escape("  ".join(facts)), justify="center")
-    membership = resolve_membership(plant)
-    per_zone = Counter(membership.zone_of.values())
+    per_zone = Counter(Resolver(plant).zone_of.values())
 
     zones = Table(title="Zones and target security levels (SL-T per FR)", header_style="bold")
     zones.add_column("zone", no_wrap=True)

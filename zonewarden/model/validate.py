@@ -6,17 +6,14 @@ offending value so the workspace layer can point at file:line:column.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from zonewarden.model.diagnostics import Diagnostic, did_you_mean
-from zonewarden.model.plant import Asset, Conduit, Enforcement, Flow, Plant, Role, Zone, ZoneKind
+from zonewarden.model.plant import Conduit, Enforcement, Flow, Plant, Role, Zone, ZoneKind
 from zonewarden.model.protocols import OPERATIONS, PROTOCOLS, lookup_protocol
+from zonewarden.model.resolve import IPNetwork, Resolver
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 UNTRUSTED_KINDS = {ZoneKind.enterprise, ZoneKind.external, ZoneKind.vendor}
 MULTI_HOMED_ROLES = {Role.firewall, Role.router, Role.data_diode, Role.vpn_gateway, Role.protocol_gateway}
 
@@ -29,49 +26,6 @@ def _warn(code: str, msg: str, obj: str, path: tuple) -> Diagnostic:
     return Diagnostic("warning", code, msg, obj, path)
 
 
-@dataclass
-class ZoneMembership:
-    """Which zone each asset belongs to, and how we know."""
-
-    zone_of: dict[str, str]
-    how: dict[str, str]  # asset id -> "declared" | "listed" | "subnet"
-
-
-def _network_index(plant: Plant) -> list[tuple[IPNetwork, str, int]]:
-    return [(net, z.id, i) for z in plant.zones for i, net in enumerate(z.subnets)]
-
-
-def zone_for_address(plant: Plant, address: IPAddress) -> str | None:
-    """The zone whose subnet holds ``address`` (the most specific one), or None."""
-    best: tuple[int, str] | None = None
-    for net, zone_id, _ in _network_index(plant):
-        if address.version == net.version and address in net and (best is None or net.prefixlen > best[0]):
-            best = (net.prefixlen, zone_id)
-    return best[1] if best else None
-
-
-def resolve_membership(plant: Plant) -> ZoneMembership:
-    """Assign assets to zones: ``asset.zone``, else a zone's ``assets`` list, else by subnet."""
-    zone_of: dict[str, str] = {}
-    how: dict[str, str] = {}
-    listed: dict[str, str] = {}
-    for zone in plant.zones:
-        for asset_id in zone.assets:
-            listed.setdefault(asset_id, zone.id)
-    for asset in plant.assets:
-        if asset.zone:
-            zone_of[asset.id], how[asset.id] = asset.zone, "declared"
-        elif asset.id in listed:
-            zone_of[asset.id], how[asset.id] = listed[asset.id], "listed"
-        else:
-            for address in asset.ip:
-                found = zone_for_address(plant, address)
-                if found:
-                    zone_of[asset.id], how[asset.id] = found, "subnet"
-                    break
-    return ZoneMembership(zone_of, how)
-
-
 def validate_plant(plant: Plant) -> list[Diagnostic]:
     """Return every error and warning about ``plant``, in document order."""
     return list(_Checker(plant).run())
@@ -80,13 +34,10 @@ def validate_plant(plant: Plant) -> list[Diagnostic]:
 class _Checker:
     def __init__(self, plant: Plant) -> None:
         self.plant = plant
-        self.zones: dict[str, tuple[int, Zone]] = {}
-        self.assets: dict[str, tuple[int, Asset]] = {}
-        for i, z in enumerate(plant.zones):
-            self.zones.setdefault(z.id, (i, z))
-        for i, a in enumerate(plant.assets):
-            self.assets.setdefault(a.id, (i, a))
-        self.membership = resolve_membership(plant)
+        self.resolver = Resolver(plant)
+        self.zones = self.resolver.zones
+        self.assets = self.resolver.assets
+        self.index = self.resolver.addresses
 
     def run(self) -> Iterator[Diagnostic]:
         yield from self._duplicates()
@@ -129,7 +80,7 @@ class _Checker:
     def _zones(self) -> Iterator[Diagnostic]:
         listed_in: dict[str, str] = {}
         members: dict[str, int] = defaultdict(int)
-        for zone_id in self.membership.zone_of.values():
+        for zone_id in self.resolver.zone_of.values():
             members[zone_id] += 1
         for zi, zone in enumerate(self.plant.zones):
             obj = f"zone {zone.id}"
@@ -176,7 +127,7 @@ class _Checker:
                     ("assets", ai, "zone"),
                 )
                 continue
-            zone_id = self.membership.zone_of.get(asset.id)
+            zone_id = self.resolver.zone_of.get(asset.id)
             if zone_id is None:
                 yield _err(
                     "asset-no-zone",
@@ -190,7 +141,7 @@ class _Checker:
                 continue
             zone = self.zones[zone_id][1]
             for ii, address in enumerate(asset.ip):
-                other = zone_for_address(self.plant, address)
+                other = self.index.zone_for(address)
                 if other and other != zone_id and multi_homed:
                     continue
                 if other and other != zone_id:
@@ -211,7 +162,7 @@ class _Checker:
     def _subnet_overlaps(self) -> Iterator[Diagnostic]:
         # Sort by (version, first address, widest first) and sweep: O(n log n) for big plants.
         nets = sorted(
-            _network_index(self.plant), key=lambda t: (t[0].version, int(t[0].network_address), t[0].prefixlen)
+            self.index.networks, key=lambda t: (t[0].version, int(t[0].network_address), t[0].prefixlen)
         )
         open_nets: list[tuple[IPNetwork, str, int]] = []
         for net, zone_id, si in nets:
@@ -349,39 +300,8 @@ class _Checker:
 
     def _endpoint_zones(self, ref: str) -> tuple[str, set[str] | None, str | None]:
         """Classify a flow endpoint: (kind, zones it lies in or None for any, error)."""
-        if ref.lower() == "any":
-            return "any", None, None
-        text = ref
-        for prefix in ("zone:", "asset:"):
-            if ref.lower().startswith(prefix):
-                text = ref[len(prefix) :]
-                if prefix == "zone:":
-                    return (
-                        ("zone", {text}, None)
-                        if text in self.zones
-                        else ("zone", set(), f"zone '{text}' is not defined" + did_you_mean(text, self.zones))
-                    )
-                break
-        if text in self.assets:
-            zone = self.membership.zone_of.get(text)
-            return "asset", ({zone} if zone else set()), None
-        if ref == text and text in self.zones:
-            return "zone", {text}, None
-        try:
-            net = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            choices = list(self.assets) + list(self.zones)
-            return (
-                "unknown",
-                set(),
-                (f"'{ref}' is neither an asset, a zone, a subnet nor 'any'" + did_you_mean(text, choices)),
-            )
-        zones = {
-            zid
-            for n, zid, _ in _network_index(self.plant)
-            if n.version == net.version and (net.subnet_of(n) or n.subnet_of(net))  # type: ignore[arg-type]
-        }
-        return "subnet", zones, None
+        found = self.resolver.endpoint(ref)
+        return found.kind, (set(found.zones) if found.zones is not None else None), found.error
 
     def _flow(self, ci: int, fi: int, conduit: Conduit, flow: Flow) -> Iterator[Diagnostic]:
         obj = f"conduit {conduit.id} flow {flow.id or fi + 1}"
