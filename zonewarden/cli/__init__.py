@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from zonewarden import __version__
+from zonewarden.cli import assess as assess_cli
 from zonewarden.cli import catalog as catalog_cli
 from zonewarden.cli.output import console, err_console, fail
 from zonewarden.errors import InputError, ZoneWardenError
@@ -29,6 +30,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(catalog_cli.app, name="catalog")
+app.command("risk")(assess_cli.risk)
+app.command("assess")(assess_cli.assess_cmd)
+app.command("backlog")(assess_cli.backlog_cmd)
 
 
 def _version(value: bool) -> None:

@@ -161,9 +161,7 @@ class _Checker:
 
     def _subnet_overlaps(self) -> Iterator[Diagnostic]:
         # Sort by (version, first address, widest first) and sweep: O(n log n) for big plants.
-        nets = sorted(
-            self.index.networks, key=lambda t: (t[0].version, int(t[0].network_address), t[0].prefixlen)
-        )
+        nets = sorted(self.index.networks, key=lambda t: (t[0].version, int(t[0].network_address), t[0].prefixlen))
         open_nets: list[tuple[IPNetwork, str, int]] = []
         for net, zone_id, si in nets:
             open_nets = [

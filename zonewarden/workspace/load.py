@@ -9,19 +9,19 @@ validated and usable.
 from __future__ import annotations
 
 import copy
-import types
-import typing
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from zonewarden.assess.model import Assessment
 from zonewarden.errors import InputError, Location
 from zonewarden.model.diagnostics import Diagnostic, did_you_mean
 from zonewarden.model.plant import Asset, AssetSource, Conduit, Plant, Site, Zone
 from zonewarden.model.validate import validate_plant
+from zonewarden.risk.model import RiskModel
+from zonewarden.workspace.pydantic_errors import translate_errors
 from zonewarden.workspace.tables import Table, read_csv, read_xlsx
 from zonewarden.workspace.yamlpos import KEY, load_yaml
 
@@ -38,6 +38,9 @@ class Workspace:
     plant: Plant
     locations: dict[Path_, Location] = field(default_factory=dict)
     load_diagnostics: list[Diagnostic] = field(default_factory=list)
+    risk: RiskModel | None = None
+    has_risk_file: bool = False
+    assessments: list[tuple[str, Assessment]] = field(default_factory=list)
 
     def locate(self, diag: Diagnostic) -> Diagnostic:
         """Give a diagnostic the file:line:column of the closest known value on its path."""
@@ -53,102 +56,14 @@ class Workspace:
         return diag.located(loc.file, loc.line, loc.column)
 
     def check(self) -> list[Diagnostic]:
-        """Load-time problems plus whole-plant validation, located and in file order."""
+        """Load-time problems plus whole-workspace validation, located and in file order."""
+        from zonewarden.assess.validate import validate_program
+
         found = self.load_diagnostics + [self.locate(d) for d in validate_plant(self.plant)]
+        if self.risk is not None:
+            found += [self.locate(d) for d in validate_program(self)]
         first = self.locations.get((), Location(PLANT_FILE)).file
         return sorted(found, key=lambda d: (d.file != first, d.file or "", d.line, d.column))
-
-
-def _field_lookup(model: type[BaseModel], name: str) -> Any:
-    for fname, info in model.model_fields.items():
-        aliases = {fname, info.alias}
-        va = info.validation_alias
-        if va is not None:
-            aliases.update(getattr(va, "choices", [va]))
-        if name in aliases:
-            return info.annotation
-    return None
-
-
-def _models_in(annotation: Any) -> Iterable[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        yield annotation
-        return
-    for arg in typing.get_args(annotation):
-        yield from _models_in(arg)
-    if isinstance(annotation, types.UnionType):
-        for arg in annotation.__args__:
-            yield from _models_in(arg)
-
-
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model class that holds the value at ``loc`` (for key suggestions)."""
-    current: type[BaseModel] | None = model
-    for part in loc:
-        if current is None:
-            return None
-        if isinstance(part, int):
-            continue
-        annotation = _field_lookup(current, str(part))
-        if annotation is None:
-            return None
-        found = list(_models_in(annotation))
-        current = found[0] if found else None
-    return current
-
-
-def _keys_of(model: type[BaseModel]) -> list[str]:
-    return [info.serialization_alias or info.alias or name for name, info in model.model_fields.items()]
-
-
-def translate_errors(
-    exc: ValidationError, model: type[BaseModel], base: Path_, obj: str, locate: typing.Callable[[Path_], Location]
-) -> list[Diagnostic]:
-    """Turn pydantic errors into located, readable diagnostics."""
-    out: list[Diagnostic] = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p and "]" in p))
-        path = base + loc
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            key = loc[-1]
-            parent = _model_at(model, loc[:-1])
-            hint = did_you_mean(str(key), _keys_of(parent)) if parent else ""
-            msg = f"unknown key '{key}'{hint}"
-            where = locate(path + (KEY,))
-        elif kind == "missing":
-            msg = f"missing required key '{loc[-1]}'"
-            where = locate(base + loc[:-1])
-        else:
-            text = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-            field_name = ".".join(str(p) for p in loc if not isinstance(p, int)) or "value"
-            shown = err.get("input")
-            if kind.startswith("enum") or kind == "literal_error":
-                text = f"'{shown}' is not allowed; {text.lower()}"
-            elif kind in (
-                "string_type",
-                "int_type",
-                "float_type",
-                "bool_type",
-                "list_type",
-                "dict_type",
-                "model_type",
-                "int_parsing",
-                "float_parsing",
-                "bool_parsing",
-            ):
-                text = f"{text.lower()}, got {shown!r}"
-            elif kind == "string_pattern_mismatch":
-                text = (
-                    f"'{shown}' is not a valid identifier (letters, digits and - _ . : /, starting with a "
-                    "letter or digit)"
-                    if field_name.endswith("id") or field_name in ("zones", "assets", "devices", "zone")
-                    else f"'{shown}' does not match {err.get('ctx', {}).get('pattern')}"
-                )
-            msg = f"{field_name}: {text}"
-            where = locate(path)
-        out.append(Diagnostic("error", "schema", msg, obj, path, where.file, where.line, where.column))
-    return out
 
 
 class _Loader:
@@ -237,7 +152,13 @@ class _Loader:
         plant = Plant.model_construct(**top)
         sources: list[AssetSource] = top.get("asset_sources", [])
         self._tables(plant, sources)
-        return Workspace(self.root, plant, self.locations, self.diagnostics)
+        from zonewarden.catalog import load_catalog
+        from zonewarden.workspace.program_files import load_assessments, load_risk
+
+        risk, has_risk = load_risk(self)
+        system_ids = {r.id for r in load_catalog().requirements.values() if r.standard == "62443-3-3"}
+        assessments = load_assessments(self, system_ids)
+        return Workspace(self.root, plant, self.locations, self.diagnostics, risk, has_risk, assessments)
 
     def _top(self, data: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"version": 1, "zones": [], "conduits": [], "assets": [], "asset_sources": []}
