@@ -18,6 +18,7 @@ import typer
 from zonewarden import __version__
 from zonewarden.cli import assess as assess_cli
 from zonewarden.cli import catalog as catalog_cli
+from zonewarden.cli import questionnaire as questionnaire_cli
 from zonewarden.cli.output import console, err_console, fail
 from zonewarden.errors import InputError, ZoneWardenError
 
@@ -33,6 +34,7 @@ app.add_typer(catalog_cli.app, name="catalog")
 app.command("risk")(assess_cli.risk)
 app.command("assess")(assess_cli.assess_cmd)
 app.command("backlog")(assess_cli.backlog_cmd)
+app.command("questionnaire")(questionnaire_cli.questionnaire)
 
 
 def _version(value: bool) -> None:

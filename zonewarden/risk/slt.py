@@ -153,7 +153,8 @@ def _derive_fr(
     for category_id, consequence in sorted(worst.items()):
         if fr in categories[category_id].frs:
             level = rules.severity_to_sl.get(consequence.severity, max(rules.severity_to_sl.values()))
-            if level > base:
+            # The highest level wins; on a tie, the most severe consequence explains it.
+            if level > base or (driver is not None and level == base and consequence.severity > driver.severity):
                 base, driver = level, consequence
     reasons = []
     if driver is not None:
