@@ -61,3 +61,23 @@ def test_cli_json_and_exit_code():
     assert data["errors"] and data["warnings"]
     for item in data["errors"] + data["warnings"]:
         assert set(item) >= {"file", "line", "column", "object", "message"}
+
+
+def test_program_files_every_kind_at_its_line():
+    """risk.yaml and assessments/*.yaml problems, each at the line marked in the fixture."""
+    root = DATA / "broken_program"
+    expected = set()
+    for path in sorted(root.rglob("*.yaml")):
+        rel = str(path.relative_to(root))
+        expected |= {(rel, line, code) for line, code in expected_marks(path.read_text())}
+    found = {(d.file, d.line, d.code) for d in load_workspace(root).check()}
+    assert expected - found == set(), "missing diagnostics"
+    assert found - expected == set(), "unexpected diagnostics"
+
+
+def test_program_good_parts_survive():
+    ws = load_workspace(DATA / "broken_program")
+    assert [s.id for s in ws.risk.scenarios] == ["S1", "S1"]  # both S1 load; the duplicate is reported
+    ops = next(a for rel, a in ws.assessments if rel == "assessments/ops.yaml")
+    assert {"SR 1.1", "SR 1.2", "SR 1.4", "SR 1.5"} <= set(ops.answers)  # 'sr 1.2' canonicalized
+    assert ws.risk.tolerable == "medium"  # a bad scale key falls back to the default

@@ -16,6 +16,7 @@ from zonewarden.catalog import Catalog, Requirement
 from zonewarden.model.plant import Plant
 from zonewarden.model.resolve import Resolver
 from zonewarden.model.sl import FRS, SLVector
+from zonewarden.perf import paused_gc
 from zonewarden.risk.exposure import Exposure, compute_exposure
 from zonewarden.risk.model import RiskModel
 from zonewarden.risk.slt import Target, derive_conduit_targets, derive_zone_targets
@@ -222,6 +223,18 @@ def assess(
     resolver: Resolver | None = None,
 ) -> AssessmentResult:
     """Run the whole assessment as of ``as_of`` (default today)."""
+    with paused_gc():
+        return _assess(plant, risk, assessments, catalog, as_of, resolver)
+
+
+def _assess(
+    plant: Plant,
+    risk: RiskModel,
+    assessments: list[Assessment],
+    catalog: Catalog,
+    as_of: dt.date | None,
+    resolver: Resolver | None,
+) -> AssessmentResult:
     as_of = as_of or dt.date.today()
     resolver = resolver or Resolver(plant)
     vectors: dict[str, set[str]] = defaultdict(set)

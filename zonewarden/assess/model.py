@@ -84,7 +84,9 @@ class Answer(BaseModel):
 
     status: Annotated[Status, BeforeValidator(_slug)]
     method: Annotated[Method | None, BeforeValidator(_slug)] = None
-    evidence: Annotated[list[Annotated[Evidence, BeforeValidator(_evidence)]], BeforeValidator(_evidence_list)] = []
+    evidence: Annotated[list[Annotated[Evidence, BeforeValidator(_evidence)]], BeforeValidator(_evidence_list)] = Field(
+        default_factory=list
+    )
     justification: str | None = Field(None, description="why the requirement does not apply (not-applicable)")
     compensation: str | None = Field(None, description="the compensating countermeasure (compensated)")
     assessor: str | None = None
@@ -102,7 +104,7 @@ class Assessment(BaseModel):
     assessor: str | None = None
     date: dt.date | None = None
     note: str | None = None
-    answers: dict[str, Answer] = {}
+    answers: dict[str, Answer] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_target(self) -> Assessment:

@@ -31,7 +31,7 @@ DATA_FILES = {"62443-3-3": "iec62443-3-3.yaml", "62443-4-2": "iec62443-4-2.yaml"
 
 def _read(name: str) -> tuple[dict[str, Any], bytes]:
     raw = resources.files("zonewarden.catalog").joinpath("data", name).read_bytes()
-    data = yaml.safe_load(raw)
+    data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if not isinstance(data, dict):
         raise CatalogError(f"catalog file {name} is not a mapping")
     return data, raw

@@ -160,12 +160,18 @@ def init(
 @app.command()
 def summary(workspace: Annotated[Path, typer.Argument(help="workspace folder")]) -> None:
     """Summarise a workspace: zones with SL-T per FR, conduits, assets, validation."""
+    from zonewarden.assess.engine import assess
     from zonewarden.catalog import load_catalog
     from zonewarden.cli.summary import print_summary
     from zonewarden.workspace.load import load_workspace
 
+    if not workspace.exists():
+        fail(f"workspace '{workspace}' does not exist", 2)
     ws = load_workspace(workspace)
-    print_summary(ws, load_catalog(), ws.check())
+    catalog = load_catalog()
+    assert ws.risk is not None
+    result = assess(ws.plant, ws.risk, [a for _, a in ws.assessments], catalog)
+    print_summary(ws, catalog, ws.check(), result)
 
 
 def demo_path() -> Path:
@@ -173,16 +179,28 @@ def demo_path() -> Path:
 
 
 @app.command()
-def demo() -> None:
-    """Load, validate and summarise the shipped demo plant (a water treatment works)."""
-    from zonewarden.catalog import load_catalog
+def demo(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="assessment date (YYYY-MM-DD); default today")] = None,
+) -> None:
+    """Run the whole job on the shipped demo plant (a water treatment works): validate, derive SL-T,
+    assess SL-A, and show the scorecard and the top of the backlog."""
+    from zonewarden.assess.backlog import build_backlog
+    from zonewarden.cli.assess import print_backlog, print_scorecard, run
     from zonewarden.cli.summary import print_summary
-    from zonewarden.workspace.load import load_workspace
 
-    ws = load_workspace(demo_path())
+    ws, result, catalog = run(demo_path(), as_of)
     diagnostics = ws.check()
-    print_summary(ws, load_catalog(), diagnostics)
-    console.print("\nMake it yours: [bold]zonewarden init myplant --demo[/] then [bold]zonewarden validate myplant[/]")
+    print_summary(ws, catalog, diagnostics, result)
+    console.print()
+    print_scorecard(result)
+    items = build_backlog(result, catalog)
+    console.print()
+    print_backlog(items[:10], title=f"Top of the remediation backlog (10 of {len(items)} items, quick wins first)")
+    console.print(
+        "\nNext: [bold]zonewarden init myplant --demo[/] to get an editable copy, then "
+        "[bold]zonewarden validate myplant[/], [bold]zonewarden risk myplant[/] (SL-T and why), "
+        "[bold]zonewarden assess myplant[/] and [bold]zonewarden backlog myplant[/]."
+    )
     if any(d.severity == "error" for d in diagnostics):
         raise typer.Exit(1)
 

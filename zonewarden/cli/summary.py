@@ -7,17 +7,18 @@ from collections import Counter
 from rich.markup import escape
 from rich.table import Table
 
+from zonewarden.assess.engine import AssessmentResult
 from zonewarden.catalog import Catalog
 from zonewarden.cli.output import console, sl_cell
 from zonewarden.model.diagnostics import Diagnostic
 from zonewarden.model.plant import Flow
 from zonewarden.model.protocols import lookup_protocol
 from zonewarden.model.resolve import Resolver
-from zonewarden.model.sl import FR_ABBREV, FRS
+from zonewarden.model.sl import FR_ABBREV, FRS, SLVector
 from zonewarden.workspace.load import Workspace
 
 
-def required_count(catalog: Catalog, sl_t) -> int:
+def required_count(catalog: Catalog, sl_t: SLVector) -> int:
     """How many 62443-3-3 SRs and REs a zone with SL-T vector ``sl_t`` must meet."""
     return sum(1 for r in catalog.requirements.values() if r.standard == "62443-3-3" and r.sl <= sl_t.get(r.fr))
 
@@ -43,7 +44,10 @@ def flow_label(flow: Flow) -> str:
     return f"{name} [{'; '.join(parts)}]" if parts else name
 
 
-def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]) -> None:
+def print_summary(
+    ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic], result: AssessmentResult | None = None
+) -> None:
+    """Site, zones with SL-T per FR (derived, declared or overridden), conduits, assets, validation."""
     plant = ws.plant
     site = plant.site
     console.rule(f"[bold]{escape(site.name)}[/]")
@@ -52,6 +56,7 @@ def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]
         console.print(escape("  ".join(facts)), justify="center")
     per_zone = Counter(Resolver(plant).zone_of.values())
 
+    targets = {z.id: z.slt for z in result.zones} if result is not None else {}
     zones = Table(title="Zones and target security levels (SL-T per FR)", header_style="bold")
     zones.add_column("zone", no_wrap=True)
     zones.add_column("name")
@@ -61,11 +66,18 @@ def print_summary(ws: Workspace, catalog: Catalog, diagnostics: list[Diagnostic]
         zones.add_column(f"{fr}\n{FR_ABBREV[fr]}", justify="center")
     zones.add_column("SR/RE\nneeded", justify="right")
     for z in sorted(plant.zones, key=lambda z: -(z.purdue_level if z.purdue_level is not None else -1)):
-        levels = [sl_cell(z.sl_t.get(fr)) if z.sl_t else sl_cell(None) for fr in FRS]
-        needed = str(required_count(catalog, z.sl_t)) if z.sl_t else "[dim]-[/]"
+        target = targets.get(z.id)
+        vector = target.vector if target is not None else z.sl_t
+        levels = []
+        for fr in FRS:
+            mark = "*" if target is not None and target.frs[fr].source == "override" else ""
+            levels.append(sl_cell(vector.get(fr)) + mark if vector else sl_cell(None))
+        needed = str(required_count(catalog, vector)) if vector else "[dim]-[/]"
         level = f"{z.purdue_level:g}" if z.purdue_level is not None else "-"
         zones.add_row(escape(z.id), escape(z.name or ""), level, str(per_zone.get(z.id, 0)), *levels, needed)
     console.print(zones)
+    if any(t.overridden for t in targets.values()):
+        console.print("[dim]* SL-T overridden with a recorded justification (zonewarden risk shows why)[/]")
 
     conduits = Table(title="Conduits", header_style="bold")
     for col in ("conduit", "joins", "enforcement", "flows"):

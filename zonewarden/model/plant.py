@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -32,20 +33,30 @@ Id = Annotated[
 ]
 
 
+_SEPARATORS = re.compile(r"[,;\s|]+")
+
+
 def _as_list(value: Any) -> Any:
     """Accept one value or a list; split strings on commas, semicolons and whitespace."""
     if value is None:
         return []
     if isinstance(value, str):
-        return [part for part in re.split(r"[,;\s|]+", value.strip()) if part]
+        if not _SEPARATORS.search(value):
+            return [value] if value else []
+        return [part for part in _SEPARATORS.split(value.strip()) if part]
     if isinstance(value, (int, float)):
         return [value]
     return value
 
 
+_SLUG_OK = re.compile(r"^[a-z0-9.-]+$")
+
+
 def _slug(value: Any) -> Any:
     """Normalize enum-like words: 'Engineering Workstation' -> 'engineering-workstation'."""
     if isinstance(value, str):
+        if _SLUG_OK.match(value):  # already canonical: the common case in big plants
+            return value
         return re.sub(r"[\s_]+", "-", value.strip().lower())
     return value
 
@@ -254,7 +265,12 @@ CONSEQUENCE_CATEGORIES = (
 )
 
 
+_MAC_CANONICAL = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
 def _mac(value: Any) -> str:
+    if isinstance(value, str) and _MAC_CANONICAL.match(value):
+        return value
     text = str(value).strip().lower()
     digits = re.sub(r"[:\-.\s]", "", text)
     if not re.fullmatch(r"[0-9a-f]{12}", digits):
@@ -276,8 +292,13 @@ def _network(value: Any) -> Any:
         raise ValueError(f"{text} has host bits set; did you mean {fixed}?") from None
 
 
+_DOTTED = re.compile(r"^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$")
+
+
 def _address(value: Any) -> Any:
     text = str(value).strip()
+    if _DOTTED.match(text):  # the common IPv4 case, without ipaddress' per-octet parsing
+        return ipaddress.IPv4Address(socket.inet_aton(text))
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -342,10 +363,12 @@ class Zone(_Model):
     purdue_level: float | None = Field(None, ge=0, le=5, description="0..5; 3.5 is the industrial DMZ")
     sl_t: SLVectorField | None = Field(None, description="target security level (62443-3-2 ZCR 5.6)")
     owner: str | None = None
-    assets: Annotated[list[Id], BeforeValidator(_as_list)] = []
-    subnets: Annotated[list[Network], BeforeValidator(_as_list)] = []
-    vlans: Annotated[list[Annotated[int, Field(ge=1, le=4094)]], BeforeValidator(_as_list)] = []
-    consequences: list[Annotated[Consequence, BeforeValidator(_consequence)]] = []
+    assets: Annotated[list[Id], BeforeValidator(_as_list)] = Field(default_factory=list)
+    subnets: Annotated[list[Network], BeforeValidator(_as_list)] = Field(default_factory=list)
+    vlans: Annotated[list[Annotated[int, Field(ge=1, le=4094)]], BeforeValidator(_as_list)] = Field(
+        default_factory=list
+    )
+    consequences: list[Annotated[Consequence, BeforeValidator(_consequence)]] = Field(default_factory=list)
     notes: str | None = None
 
     @field_validator("purdue_level")
@@ -373,7 +396,9 @@ class Operations(_Model):
     allow: Annotated[list[str] | None, BeforeValidator(lambda v: _as_list(v) if v is not None else None)] = Field(
         None, description="operation classes allowed (read, write, operate, program-download, ...); omitted = any"
     )
-    deny: Annotated[list[str], BeforeValidator(_as_list)] = Field([], description="operation classes denied")
+    deny: Annotated[list[str], BeforeValidator(_as_list)] = Field(
+        default_factory=list, description="operation classes denied"
+    )
     function_codes: Annotated[
         list[Annotated[int, Field(ge=0, le=255)]] | None,
         BeforeValidator(lambda v: _as_list(v) if v is not None else None),
@@ -450,12 +475,14 @@ class Conduit(_Model):
     name: str | None = None
     description: str | None = None
     zones: Annotated[list[Id], BeforeValidator(_as_list)]
-    enforcement: Annotated[list[Annotated[Enforcement, BeforeValidator(_slug)]], BeforeValidator(_as_list)] = []
+    enforcement: Annotated[list[Annotated[Enforcement, BeforeValidator(_slug)]], BeforeValidator(_as_list)] = Field(
+        default_factory=list
+    )
     devices: Annotated[list[Id], BeforeValidator(_as_list)] = Field(
         [], description="asset ids of the enforcing devices"
     )
     sl_t: SLVectorField | None = None
-    flows: list[Flow] = []
+    flows: list[Flow] = Field(default_factory=list)
     notes: str | None = None
 
     @property
@@ -476,8 +503,8 @@ class Asset(_Model):
     model: str | None = None
     firmware: str | None = None
     serial: str | None = None
-    ip: Annotated[list[Address], BeforeValidator(_as_list)] = []
-    mac: Annotated[list[Mac], BeforeValidator(_as_list)] = []
+    ip: Annotated[list[Address], BeforeValidator(_as_list)] = Field(default_factory=list)
+    mac: Annotated[list[Mac], BeforeValidator(_as_list)] = Field(default_factory=list)
     zone: Id | None = None
     owner: str | None = None
     criticality: Annotated[Criticality | None, BeforeValidator(_slug)] = None
@@ -485,7 +512,7 @@ class Asset(_Model):
     location: str | None = None
     description: str | None = None
     notes: str | None = None
-    tags: Annotated[list[str], BeforeValidator(_as_list)] = []
+    tags: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -503,7 +530,9 @@ class AssetSource(_Model):
 
     file: str = Field(description="path relative to the workspace: .csv or .xlsx")
     sheet: str | None = Field(None, description="worksheet name (xlsx); default: the first")
-    columns: dict[str, str] = Field({}, description="spreadsheet header -> asset field, e.g. 'IP Address': ip")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="spreadsheet header -> asset field, e.g. 'IP Address': ip"
+    )
 
 
 class Plant(_Model):
@@ -511,7 +540,7 @@ class Plant(_Model):
 
     version: int = Field(1, ge=1, le=1)
     site: Site
-    zones: list[Zone] = []
-    conduits: list[Conduit] = []
-    assets: list[Asset] = []
-    asset_sources: list[AssetSource] = []
+    zones: list[Zone] = Field(default_factory=list)
+    conduits: list[Conduit] = Field(default_factory=list)
+    assets: list[Asset] = Field(default_factory=list)
+    asset_sources: list[AssetSource] = Field(default_factory=list)

@@ -76,7 +76,7 @@ class ExposureRule(_Model):
 class SlRules(_Model):
     severity_to_sl: dict[int, int]
     baseline: int = Field(1, ge=0, le=4)
-    exposure: list[ExposureRule] = []
+    exposure: list[ExposureRule] = Field(default_factory=list)
     max_sl: int = Field(4, ge=1, le=4)
 
 
@@ -86,14 +86,14 @@ class Scenario(_Model):
     id: Id
     title: str
     description: str | None = None
-    zones: Annotated[list[Id], BeforeValidator(_as_list)] = []
-    conduits: Annotated[list[Id], BeforeValidator(_as_list)] = []
+    zones: Annotated[list[Id], BeforeValidator(_as_list)] = Field(default_factory=list)
+    conduits: Annotated[list[Id], BeforeValidator(_as_list)] = Field(default_factory=list)
     threat_source: str | None = None
     vector: Literal[VECTORS] | None = None  # type: ignore[valid-type]
-    assets: Annotated[list[Id], BeforeValidator(_as_list)] = []
+    assets: Annotated[list[Id], BeforeValidator(_as_list)] = Field(default_factory=list)
     consequences: dict[str, int] = Field(description="category id -> severity")
     likelihood: int = Field(ge=1)
-    countermeasures: Annotated[list[str], BeforeValidator(_one_or_list)] = []
+    countermeasures: Annotated[list[str], BeforeValidator(_one_or_list)] = Field(default_factory=list)
     residual_likelihood: int | None = Field(None, ge=1)
     residual_consequences: dict[str, int] | None = None
 
@@ -138,8 +138,8 @@ class RiskModel(_Model):
     matrix: list[list[str]]
     tolerable: str
     sl_rules: SlRules
-    scenarios: list[Scenario] = []
-    overrides: list[Override] = []
+    scenarios: list[Scenario] = Field(default_factory=list)
+    overrides: list[Override] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> RiskModel:

@@ -20,10 +20,12 @@ from zonewarden.errors import InputError, Location
 from zonewarden.model.diagnostics import Diagnostic, did_you_mean
 from zonewarden.model.plant import Asset, AssetSource, Conduit, Plant, Site, Zone
 from zonewarden.model.validate import validate_plant
+from zonewarden.perf import paused_gc
 from zonewarden.risk.model import RiskModel
+from zonewarden.workspace.locations import Locations
 from zonewarden.workspace.pydantic_errors import translate_errors
 from zonewarden.workspace.tables import Table, read_csv, read_xlsx
-from zonewarden.workspace.yamlpos import KEY, load_yaml
+from zonewarden.workspace.yamlpos import KEY, load_yaml_fast
 
 PLANT_FILE = "plant.yaml"
 DEFAULT_ASSET_FILES = ("assets.csv", "assets.xlsx")
@@ -36,7 +38,7 @@ class Workspace:
 
     root: Path
     plant: Plant
-    locations: dict[Path_, Location] = field(default_factory=dict)
+    locations: Locations = field(default_factory=lambda: Locations(PLANT_FILE))
     load_diagnostics: list[Diagnostic] = field(default_factory=list)
     risk: RiskModel | None = None
     has_risk_file: bool = False
@@ -46,23 +48,21 @@ class Workspace:
         """Give a diagnostic the file:line:column of the closest known value on its path."""
         if diag.file:
             return diag
-        path = diag.path
-        while path:
-            loc = self.locations.get(path)
-            if loc:
-                return diag.located(loc.file, loc.line, loc.column)
-            path = path[:-1]
-        loc = self.locations.get((), Location(PLANT_FILE))
+        loc = self.locations.locate(diag.path)
         return diag.located(loc.file, loc.line, loc.column)
 
     def check(self) -> list[Diagnostic]:
         """Load-time problems plus whole-workspace validation, located and in file order."""
+        with paused_gc():
+            return self._check()
+
+    def _check(self) -> list[Diagnostic]:
         from zonewarden.assess.validate import validate_program
 
         found = self.load_diagnostics + [self.locate(d) for d in validate_plant(self.plant)]
         if self.risk is not None:
             found += [self.locate(d) for d in validate_program(self)]
-        first = self.locations.get((), Location(PLANT_FILE)).file
+        first = self.locations.default_file
         return sorted(found, key=lambda d: (d.file != first, d.file or "", d.line, d.column))
 
 
@@ -70,15 +70,11 @@ class _Loader:
     def __init__(self, root: Path, plant_file: str = PLANT_FILE) -> None:
         self.root = root
         self.plant_file = plant_file
-        self.locations: dict[Path_, Location] = {}
+        self.locations = Locations(plant_file)
         self.diagnostics: list[Diagnostic] = []
 
     def locate(self, path: Path_) -> Location:
-        while path:
-            if path in self.locations:
-                return self.locations[path]
-            path = path[:-1]
-        return self.locations.get((), Location(PLANT_FILE))
+        return self.locations.locate(path)
 
     def error(self, code: str, message: str, location: Location, obj: str = "") -> None:
         self.diagnostics.append(
@@ -126,8 +122,9 @@ class _Loader:
                     data.pop(container[0], None) if container and container[0] != "id" else None
                     continue
                 kept = [i for i in range(len(target)) if i not in indexes]
+                total = len(target)
                 target[:] = [target[i] for i in kept]
-                self._reindex(path + container, kept)
+                self.locations.reindex(path + container, kept, total)
             try:
                 return model.model_validate(data)
             except ValidationError as exc:
@@ -140,8 +137,11 @@ class _Loader:
             text = (self.root / name).read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise InputError(f"not UTF-8 text (byte {exc.start})", Location(name)) from None
-        data, positions = load_yaml(text, name)
-        self.locations = {p: Location(name, line, col) for p, (line, col) in positions.items()}
+        data, positions = load_yaml_fast(text, name)
+        if positions is None:
+            self.locations.add_pending((), name, text)
+        else:
+            self.locations.add_positions((), name, positions)
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -201,20 +201,8 @@ class _Loader:
                     survivors.append((i, obj))
             # Re-index locations so model indexes match the surviving objects.
             out[key] = [obj for _, obj in survivors]
-            self._reindex((key,), [i for i, _ in survivors])
+            self.locations.reindex((key,), [i for i, _ in survivors], len(items))
         return out
-
-    def _reindex(self, prefix: Path_, kept: list[int]) -> None:
-        """Renumber locations under the list at ``prefix`` after items were dropped."""
-        n = len(prefix)
-        moved: dict[Path_, Location] = {}
-        old_to_new = {old: new for new, old in enumerate(kept)}
-        for path, loc in list(self.locations.items()):
-            if len(path) > n and path[:n] == prefix and isinstance(path[n], int):
-                del self.locations[path]
-                if path[n] in old_to_new:
-                    moved[prefix + (old_to_new[path[n]],) + path[n + 1 :]] = loc
-        self.locations.update(moved)
 
     def _tables(self, plant: Plant, sources: list[AssetSource]) -> None:
         wanted: list[tuple[AssetSource, Path_]] = [(s, ("asset_sources", i)) for i, s in enumerate(sources)]
@@ -252,11 +240,7 @@ class _Loader:
         for row in table.rows:
             index = len(plant.assets)
             base: Path_ = ("assets", index)
-            self.locations[base] = Location(table.file, row.line, 1)
-            self.locations[base + (KEY,)] = Location(table.file, row.line, 1)
-            for fld, col in row.columns.items():
-                self.locations[base + (fld,)] = Location(table.file, row.line, col)
-                self.locations[base + (fld, KEY)] = Location(table.file, row.line, col)
+            self.locations.add_row(base, table.file, row.line, row.columns)
             try:
                 asset = Asset.model_validate(row.values)
             except ValidationError as exc:
@@ -273,8 +257,7 @@ class _Loader:
                             diag.column,
                         )
                     )
-                for path in [p for p in self.locations if p[:2] == base]:
-                    del self.locations[path]
+                self.locations.drop_row(base)
                 continue
             plant.assets.append(asset)
 
@@ -287,9 +270,11 @@ def load_workspace(path: str | Path) -> Workspace:
     """
     root = Path(path)
     if root.is_file():
-        return _Loader(root.parent, root.name).load()
+        with paused_gc():
+            return _Loader(root.parent, root.name).load()
     if not root.is_dir():
         raise InputError(f"workspace folder '{path}' does not exist")
     if not (root / PLANT_FILE).is_file():
         raise InputError(f"no {PLANT_FILE} in '{path}' (create one with: zonewarden init {path})")
-    return _Loader(root).load()
+    with paused_gc():
+        return _Loader(root).load()

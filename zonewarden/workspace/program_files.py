@@ -9,15 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from zonewarden.assess.model import Answer, Assessment
+from zonewarden.assess.model import STATUSES, Answer, Assessment
 from zonewarden.catalog.ids import canonical_id
 from zonewarden.errors import InputError, Location
 from zonewarden.model.diagnostics import did_you_mean
 from zonewarden.risk.model import Override, RiskModel, Scenario, default_risk_data, merged
 from zonewarden.workspace.pydantic_errors import translate_errors
-from zonewarden.workspace.yamlpos import KEY, load_yaml
+from zonewarden.workspace.yamlpos import KEY, load_yaml_fast
 
 if TYPE_CHECKING:
     from zonewarden.workspace.load import _Loader
@@ -46,7 +46,7 @@ def parse_file(loader: _Loader, rel: str) -> Any:
     path = loader.root / rel
     try:
         text = path.read_bytes().decode("utf-8-sig")
-        data, positions = load_yaml(text, rel)
+        data, positions = load_yaml_fast(text, rel)
     except UnicodeDecodeError as exc:
         loader.error("syntax", f"not UTF-8 text (byte {exc.start})", Location(rel))
         return None
@@ -54,8 +54,10 @@ def parse_file(loader: _Loader, rel: str) -> Any:
         loader.error("syntax", exc.message, exc.location or Location(rel))
         return None
     prefix = file_prefix(rel)
-    for p, (line, col) in positions.items():
-        loader.locations[prefix + p] = Location(rel, line, col)
+    if positions is None:
+        loader.locations.add_pending(prefix, rel, text)
+    else:
+        loader.locations.add_positions(prefix, rel, positions)
     return data
 
 
@@ -108,7 +110,7 @@ def _items(loader: _Loader, items: Any, model: type, path: tuple, kind: str) -> 
             loader.diagnostics.extend(translate_errors(exc, model, (*path, i), obj, loader.locate))
             out.append(None)
     kept = [i for i, o in enumerate(out) if o is not None]
-    loader._reindex(path, kept)
+    loader.locations.reindex(path, kept, len(out))
     return [o for o in out if o is not None]
 
 
@@ -147,7 +149,7 @@ def load_assessments(loader: _Loader, requirement_ids: set[str]) -> list[tuple[s
             loader.diagnostics.extend(translate_errors(exc, Assessment, prefix, rel, loader.locate))
             continue
         kind, ident = assessment.target
-        answers: dict[str, Answer] = {}
+        raw: dict[str, Any] = {}
         for raw_key, raw_answer in answers_raw.items():
             path = (*prefix, "answers", raw_key)
             rid = canonical_id(str(raw_key))
@@ -165,7 +167,7 @@ def load_assessments(loader: _Loader, requirement_ids: set[str]) -> list[tuple[s
                     f"{kind} {ident}",
                 )
                 continue
-            if rid in answers:
+            if rid in raw:
                 loader.error(
                     "duplicate-answer",
                     f"{rid} is answered twice in this file",
@@ -174,16 +176,42 @@ def load_assessments(loader: _Loader, requirement_ids: set[str]) -> list[tuple[s
                 )
                 continue
             if rid != raw_key:  # locations follow the canonical id
-                for p in [p for p in loader.locations if p[: len(path)] == path]:
-                    loader.locations[(*prefix, "answers", rid, *p[len(path) :])] = loader.locations[p]
-            try:
-                answers[rid] = Answer.model_validate(
-                    {"status": raw_answer} if isinstance(raw_answer, str) else raw_answer
-                )
-            except ValidationError as exc:
-                loader.diagnostics.extend(translate_errors(exc, Answer, path, f"{kind} {ident} {rid}", loader.locate))
+                loader.locations.alias(path, (*prefix, "answers", rid))
+            raw[rid] = {"status": raw_answer} if isinstance(raw_answer, str) else raw_answer
+        answers = _validate_answers(loader, raw, (*prefix, "answers"), f"{kind} {ident}")
         out.append((rel, assessment.model_copy(update={"answers": answers})))
     return out
+
+
+_ANSWERS = TypeAdapter(dict[str, Answer])
+
+
+def _validate_answers(loader: _Loader, raw: dict[str, Any], path: tuple, obj: str) -> dict[str, Answer]:
+    """All answers of a file in one validation call (fast); on errors, one by one to keep the good ones.
+
+    A bare status (``SR 1.1: implemented``, the most common answer) skips validation: it is
+    checked against the status list here and built directly."""
+    simple = {}
+    rest = {}
+    for rid, data in raw.items():
+        if len(data) == 1 and data.get("status") in STATUSES:
+            simple[rid] = Answer.model_construct(status=data["status"])
+        else:
+            rest[rid] = data
+    try:
+        if not rest:
+            return simple
+        validated = _ANSWERS.validate_python(rest)
+        return {rid: simple.get(rid) or validated[rid] for rid in raw}  # file order
+    except ValidationError:
+        pass
+    answers: dict[str, Answer] = dict(simple)
+    for rid, data in rest.items():
+        try:
+            answers[rid] = Answer.model_validate(data)
+        except ValidationError as exc:
+            loader.diagnostics.extend(translate_errors(exc, Answer, (*path, rid), f"{obj} {rid}", loader.locate))
+    return answers
 
 
 __all__ = ["ASSESSMENT_DIR", "RISK_FILE", "default_risk_data", "load_assessments", "load_risk"]

@@ -102,7 +102,7 @@ def translate_errors(
                     if field_name.endswith("id") or field_name in ("zones", "assets", "devices", "zone")
                     else f"'{shown}' does not match {err.get('ctx', {}).get('pattern')}"
                 )
-            msg = f"{field_name}: {text}"
+            msg = f"{field_name}: {text}" if loc else text
             where = locate(path)
         out.append(Diagnostic("error", "schema", msg, obj, path, where.file, where.line, where.column))
     return out

@@ -113,8 +113,13 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _build(file: str, raw_rows: list[tuple[int, list[object]]], mapping: Mapping[str, str]) -> Table:
-    rows = [(n, [_cell_text(c) for c in cells]) for n, cells in raw_rows]
+def _build(
+    file: str, raw_rows: list[tuple[int, list[object]]], mapping: Mapping[str, str], text_cells: bool = False
+) -> Table:
+    if text_cells:  # CSV: every cell is already text
+        rows = [(n, [c.strip() for c in cells]) for n, cells in raw_rows if any(cells)]  # type: ignore[union-attr]
+    else:
+        rows = [(n, [_cell_text(c) for c in cells]) for n, cells in raw_rows]
     rows = [(n, cells) for n, cells in rows if any(cells)]
     if not rows:
         raise InputError("the asset table is empty (no header row)", Location(file, 1))
@@ -153,7 +158,7 @@ def read_csv(path: Path, display: str, mapping: Mapping[str, str] | None = None)
             raw.append((reader.line_num, list(cells)))
     except csv.Error as exc:
         raise InputError(f"CSV error: {exc}", Location(display, reader.line_num)) from None
-    return _build(display, raw, mapping or {})
+    return _build(display, raw, mapping or {}, text_cells=True)
 
 
 def read_xlsx(path: Path, display: str, sheet: str | None = None, mapping: Mapping[str, str] | None = None) -> Table:
