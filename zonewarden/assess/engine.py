@@ -204,6 +204,9 @@ def _score(
                 break
             achieved = level
         target = vector.get(fr) if vector is not None else None
+        if not reqs:  # e.g. a conduit has no boundary requirement in this FR: nothing to achieve or miss
+            frs[fr] = FrScore(None, achieved)
+            continue
         score = FrScore(target, achieved)
         if target:
             required = [r for r in reqs if r.sl <= target]

@@ -29,6 +29,13 @@ Status = Literal["implemented", "partial", "planned", "not-implemented", "not-ap
 Method = Literal["examine", "interview", "test"]
 
 
+_FILE_EXTENSION = re.compile(
+    r"\.(pdf|txt|md|html?|png|jpe?g|gif|svg|docx?|xlsx?|pptx?|csv|json|ya?ml|xml|zip|7z|tar|gz|pcapng|pcap|log|"
+    r"conf|cfg|rules|nft|msg|eml)$",
+    re.IGNORECASE,
+)
+
+
 def _slug(value: Any) -> Any:
     return re.sub(r"[\s_]+", "-", value.strip().lower()) if isinstance(value, str) else value
 
@@ -59,9 +66,10 @@ class Evidence(BaseModel):
 
     @property
     def kind(self) -> str:
+        """link (a URL), file (under evidence/ or with a document extension) or ticket (anything else)."""
         if re.match(r"^[a-z][a-z0-9+.-]*://", self.ref):
             return "link"
-        if self.ref.startswith("evidence/") or "/" in self.ref or "." in self.ref.rsplit("/", 1)[-1]:
+        if self.ref.startswith("evidence/") or _FILE_EXTENSION.search(self.ref):
             return "file"
         return "ticket"
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 RISK = ("@file", "risk.yaml")
 
 
-def validate_program(ws: Workspace) -> list[Diagnostic]:
+def validate_program(ws: Workspace, as_of: dt.date | None = None) -> list[Diagnostic]:
     """Shell adapter: gather the evidence files present, then run the pure checks."""
     from zonewarden.catalog import load_catalog
 
@@ -34,7 +34,8 @@ def validate_program(ws: Workspace) -> list[Diagnostic]:
         else set()
     )
     assert ws.risk is not None
-    return list(check_program(ws.plant, ws.risk, ws.assessments, load_catalog(), present, dt.date.today()))
+    day = as_of or dt.date.today()
+    return list(check_program(ws.plant, ws.risk, ws.assessments, load_catalog(), present, day))
 
 
 def check_program(

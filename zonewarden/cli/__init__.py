@@ -59,8 +59,12 @@ def validate(
     workspace: Annotated[Path, typer.Argument(help="workspace folder (or its plant.yaml)")],
     fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
     strict: Annotated[bool, typer.Option(help="warnings make the workspace invalid (exit 1)")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="judge evidence expiry on this date (YYYY-MM-DD); default today")
+    ] = None,
 ) -> None:
-    """Check a workspace: references, address plan, SL values, and OT design lints.
+    """Check a workspace: references, address plan, SL values, risk register, answers and evidence,
+    and OT design lints.
 
     Exit 0 valid, 1 invalid (or warnings with --strict), 2 usage error."""
     from zonewarden.model.diagnostics import Diagnostic
@@ -70,8 +74,11 @@ def validate(
         fail(f"unknown format '{fmt}' (use text or json)", 2)
     if not workspace.exists():
         fail(f"workspace '{workspace}' does not exist", 2)
+    from zonewarden.cli.assess import _as_of
+
+    day = _as_of(as_of)
     try:
-        diagnostics = load_workspace(workspace).check()
+        diagnostics = load_workspace(workspace).check(day)
     except InputError as exc:
         if (not (workspace / "plant.yaml").is_file() and workspace.is_dir()) or exc.location is None:
             fail(str(exc), 2 if exc.location is None else 1)
@@ -120,20 +127,30 @@ def schema(
 
 
 def _copy_template(name: str, target: Path) -> list[str]:
+    """Copy a shipped workspace (with its subfolders) into ``target``; return the top-level names."""
     from zonewarden.workspace.schema import plant_schema
 
-    written = []
-    source = resources.files("zonewarden").joinpath("data", name)
-    for entry in sorted(source.iterdir(), key=lambda e: e.name):
-        if entry.is_file() and not entry.name.startswith((".", "_")):
-            (target / entry.name).write_bytes(entry.read_bytes())
-            written.append(entry.name)
+    written: list[str] = []
+
+    def copy(source, dest: Path) -> None:  # importlib Traversable, not always a real path
+        for entry in sorted(source.iterdir(), key=lambda e: e.name):
+            if entry.name.startswith((".", "_")):
+                continue
+            if entry.is_dir():
+                (dest / entry.name).mkdir(exist_ok=True)
+                copy(entry, dest / entry.name)
+            else:
+                (dest / entry.name).write_bytes(entry.read_bytes())
+            if dest == target:
+                written.append(entry.name + ("/" if entry.is_dir() else ""))
+
+    copy(resources.files("zonewarden").joinpath("data", name), target)
     (target / "plant.schema.json").write_text(json.dumps(plant_schema(), indent=2) + "\n", encoding="utf-8")
     written.append("plant.schema.json")
     for folder in ("assessments", "evidence"):
-        (target / folder).mkdir(exist_ok=True)
-        keep = target / folder / ".gitkeep"
-        keep.touch()
+        if not (target / folder).exists():
+            (target / folder).mkdir()
+            (target / folder / ".gitkeep").touch()
     return written
 
 
@@ -174,13 +191,18 @@ def summary(workspace: Annotated[Path, typer.Argument(help="workspace folder")])
     print_summary(ws, catalog, ws.check(), result)
 
 
+DEMO_AS_OF = "2026-11-26"  # the date the demo plant was assessed; keeps its picture stable over time
+
+
 def demo_path() -> Path:
     return Path(str(resources.files("zonewarden").joinpath("data", "demo")))
 
 
 @app.command()
 def demo(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="assessment date (YYYY-MM-DD); default today")] = None,
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="assessment date (YYYY-MM-DD); default: the demo's assessment date")
+    ] = DEMO_AS_OF,
 ) -> None:
     """Run the whole job on the shipped demo plant (a water treatment works): validate, derive SL-T,
     assess SL-A, and show the scorecard and the top of the backlog."""
@@ -189,7 +211,7 @@ def demo(
     from zonewarden.cli.summary import print_summary
 
     ws, result, catalog = run(demo_path(), as_of)
-    diagnostics = ws.check()
+    diagnostics = ws.check(result.as_of)
     print_summary(ws, catalog, diagnostics, result)
     console.print()
     print_scorecard(result)

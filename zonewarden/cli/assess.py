@@ -42,7 +42,8 @@ def run(workspace: Path, as_of: str | None) -> tuple[Workspace, AssessmentResult
     if not workspace.exists():
         fail(f"workspace '{workspace}' does not exist", 2)
     ws = load_workspace(workspace)
-    errors = [d for d in ws.check() if d.severity == "error"]
+    day = _as_of(as_of)
+    errors = [d for d in ws.check(day) if d.severity == "error"]
     if errors:
         err_console.print(
             f"[yellow]warning:[/] the workspace has {len(errors)} validation error(s); the assessment uses what "
@@ -50,7 +51,7 @@ def run(workspace: Path, as_of: str | None) -> tuple[Workspace, AssessmentResult
         )
     catalog = load_catalog()
     assert ws.risk is not None
-    result = assess(ws.plant, ws.risk, [a for _, a in ws.assessments], catalog, _as_of(as_of))
+    result = assess(ws.plant, ws.risk, [a for _, a in ws.assessments], catalog, day)
     return ws, result, catalog
 
 
@@ -198,6 +199,9 @@ def print_scorecard(result: AssessmentResult) -> None:
         cells = []
         for fr in FRS:
             s = t.frs[fr]
+            if s.target is None:
+                cells.append("[dim]-[/]")
+                continue
             colour = "green" if s.gap == 0 else ("yellow" if s.gap == 1 else "red")
             mark = "*" if t.slt.frs[fr].source == "override" else ""
             cells.append(f"[{colour}]{s.target}{mark}/{s.achieved}[/]")

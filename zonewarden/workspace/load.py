@@ -9,6 +9,7 @@ validated and usable.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,17 +52,18 @@ class Workspace:
         loc = self.locations.locate(diag.path)
         return diag.located(loc.file, loc.line, loc.column)
 
-    def check(self) -> list[Diagnostic]:
-        """Load-time problems plus whole-workspace validation, located and in file order."""
+    def check(self, as_of: dt.date | None = None) -> list[Diagnostic]:
+        """Load-time problems plus whole-workspace validation, located and in file order.
+        Evidence expiry is judged on ``as_of`` (default today)."""
         with paused_gc():
-            return self._check()
+            return self._check(as_of)
 
-    def _check(self) -> list[Diagnostic]:
+    def _check(self, as_of: dt.date | None) -> list[Diagnostic]:
         from zonewarden.assess.validate import validate_program
 
         found = self.load_diagnostics + [self.locate(d) for d in validate_plant(self.plant)]
         if self.risk is not None:
-            found += [self.locate(d) for d in validate_program(self)]
+            found += [self.locate(d) for d in validate_program(self, as_of)]
         first = self.locations.default_file
         return sorted(found, key=lambda d: (d.file != first, d.file or "", d.line, d.column))
 
