@@ -111,7 +111,7 @@ class _Loader:
                 loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
                 cut = max((i for i, p in enumerate(loc) if isinstance(p, int)), default=None)
                 if cut is not None:
-                    removals.setdefault(loc[:cut], set()).add(loc[cut])  # drop the bad list item
+                    removals.setdefault(loc[:cut], set()).add(int(loc[cut]))  # drop the bad list item
                 elif loc and loc[0] in data and loc[0] != "id":
                     del data[loc[0]]
                 else:

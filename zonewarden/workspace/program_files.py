@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from zonewarden.assess.model import STATUSES, Answer, Assessment
 from zonewarden.catalog.ids import canonical_id
@@ -94,7 +94,7 @@ def load_risk(loader: _Loader) -> tuple[RiskModel, bool]:
     return model.model_copy(update={"scenarios": scenarios, "overrides": overrides}), True
 
 
-def _items(loader: _Loader, items: Any, model: type, path: tuple, kind: str) -> list:
+def _items(loader: _Loader, items: Any, model: type[BaseModel], path: tuple, kind: str) -> list:
     if items is None:
         return []
     if not isinstance(items, list):

@@ -117,7 +117,7 @@ def _build(
     file: str, raw_rows: list[tuple[int, list[object]]], mapping: Mapping[str, str], text_cells: bool = False
 ) -> Table:
     if text_cells:  # CSV: every cell is already text
-        rows = [(n, [c.strip() for c in cells]) for n, cells in raw_rows if any(cells)]  # type: ignore[union-attr]
+        rows = [(n, [str(c).strip() for c in cells]) for n, cells in raw_rows if any(cells)]
     else:
         rows = [(n, [_cell_text(c) for c in cells]) for n, cells in raw_rows]
     rows = [(n, cells) for n, cells in rows if any(cells)]

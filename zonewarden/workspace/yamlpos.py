@@ -179,7 +179,7 @@ def positions_of(text: str, filename: str) -> Positions:
 _STR, _INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null"))
 
 
-def _scalar(node: yaml.ScalarNode, slow: yaml.SafeLoader) -> Any:
+def _scalar(node: yaml.Node, slow: yaml.SafeLoader) -> Any:
     """A scalar's value: common tags inline (decimal ints as in YAML 1.2), others by the safe constructor."""
     tag, value = node.tag, node.value
     if tag == _STR:
