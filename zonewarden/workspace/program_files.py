@@ -100,7 +100,7 @@ def _items(loader: _Loader, items: Any, model: type[BaseModel], path: tuple, kin
     if not isinstance(items, list):
         loader.error("schema", f"expected a list of {kind}s", loader.locate(path))
         return []
-    out = []
+    out: list[BaseModel | None] = []
     for i, item in enumerate(items):
         ident = item.get("id") if isinstance(item, dict) else None
         try:
