@@ -6,7 +6,8 @@ complete answers for every zone (one assessments/*.yaml per zone), then times
 
     .venv/bin/python bench/scale_plant.py [--sizes 1 2 4] [--keep DIR]
 
-Prints seconds per phase and the ratio to 1x, so growth can be judged as linear or not.
+Prints seconds per phase (the fastest of --repeat runs, since shared VMs are noisy) and the
+ratio to 1x, so growth can be judged as linear or not.
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--keep", type=Path, help="keep the generated workspaces under this folder")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the fastest is reported (noisy VMs)")
     args = parser.parse_args()
     rows = []
     for scale in args.sizes:
@@ -174,7 +176,8 @@ def main() -> None:
         t = time.perf_counter()
         generate(root, scale)
         gen = time.perf_counter() - t
-        result = measure(root)
+        runs = [measure(root) for _ in range(args.repeat)]
+        result = min(runs, key=lambda r: r["validate+assess"])
         rows.append((scale, gen, result))
         if not args.keep:
             shutil.rmtree(root)

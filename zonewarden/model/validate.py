@@ -182,18 +182,17 @@ class _Checker:
 
     def _addresses(self) -> Iterator[Diagnostic]:
         for attr, code, what in (("ip", "duplicate-ip", "address"), ("mac", "duplicate-mac", "MAC address")):
-            seen: dict[str, str] = {}
+            seen: dict[object, str] = {}  # address objects hash by value: no string formatting per asset
             for ai, asset in enumerate(self.plant.assets):
                 for vi, value in enumerate(getattr(asset, attr)):
-                    key = str(value)
-                    if key in seen and seen[key] != asset.id:
+                    owner = seen.setdefault(value, asset.id)
+                    if owner != asset.id:
                         yield _err(
                             code,
-                            f"{what} {key} is also used by asset '{seen[key]}'",
+                            f"{what} {value} is also used by asset '{owner}'",
                             f"asset {asset.id}",
                             ("assets", ai, attr, vi),
                         )
-                    seen.setdefault(key, asset.id)
 
     # -- conduits -----------------------------------------------------------
     def _conduit(self, ci: int, conduit: Conduit) -> Iterator[Diagnostic]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from zonewarden.assess.model import STATUSES, Answer, Assessment
+from zonewarden.assess.model import Answer, Assessment
 from zonewarden.catalog.ids import canonical_id
 from zonewarden.errors import InputError, Location
 from zonewarden.model.diagnostics import did_you_mean
@@ -187,26 +187,13 @@ _ANSWERS = TypeAdapter(dict[str, Answer])
 
 
 def _validate_answers(loader: _Loader, raw: dict[str, Any], path: tuple, obj: str) -> dict[str, Answer]:
-    """All answers of a file in one validation call (fast); on errors, one by one to keep the good ones.
-
-    A bare status (``SR 1.1: implemented``, the most common answer) skips validation: it is
-    checked against the status list here and built directly."""
-    simple = {}
-    rest = {}
-    for rid, data in raw.items():
-        if len(data) == 1 and data.get("status") in STATUSES:
-            simple[rid] = Answer.model_construct(status=data["status"])
-        else:
-            rest[rid] = data
+    """All answers of a file in one validation call (fast); on errors, one by one to keep the good ones."""
     try:
-        if not rest:
-            return simple
-        validated = _ANSWERS.validate_python(rest)
-        return {rid: simple.get(rid) or validated[rid] for rid in raw}  # file order
+        return _ANSWERS.validate_python(raw)
     except ValidationError:
         pass
-    answers: dict[str, Answer] = dict(simple)
-    for rid, data in rest.items():
+    answers: dict[str, Answer] = {}
+    for rid, data in raw.items():
         try:
             answers[rid] = Answer.model_validate(data)
         except ValidationError as exc:
