@@ -1,0 +1,1 @@
+"""Reports (HTML, PDF, XLSX, JSON) and evidence packages: views of the assessed workspace."""
