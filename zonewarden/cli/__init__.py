@@ -19,6 +19,7 @@ from zonewarden import __version__
 from zonewarden.cli import assess as assess_cli
 from zonewarden.cli import catalog as catalog_cli
 from zonewarden.cli import questionnaire as questionnaire_cli
+from zonewarden.cli import report as report_cli
 from zonewarden.cli.output import console, err_console, fail
 from zonewarden.errors import InputError, ZoneWardenError
 
@@ -35,6 +36,7 @@ app.command("risk")(assess_cli.risk)
 app.command("assess")(assess_cli.assess_cmd)
 app.command("backlog")(assess_cli.backlog_cmd)
 app.command("questionnaire")(questionnaire_cli.questionnaire)
+app.command("report")(report_cli.report)
 
 
 def _version(value: bool) -> None:
@@ -203,6 +205,11 @@ def demo(
     as_of: Annotated[
         str, typer.Option("--as-of", help="assessment date (YYYY-MM-DD); default: the demo's assessment date")
     ] = DEMO_AS_OF,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="where to write the HTML report (default: ./zonewarden-demo-report.html)"),
+    ] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="do not write the HTML report")] = False,
 ) -> None:
     """Run the whole job on the shipped demo plant (a water treatment works): validate, derive SL-T,
     assess SL-A, and show the scorecard and the top of the backlog."""
@@ -218,6 +225,13 @@ def demo(
     items = build_backlog(result, catalog)
     console.print()
     print_backlog(items[:10], title=f"Top of the remediation backlog (10 of {len(items)} items, quick wins first)")
+    if not no_report:
+        from zonewarden.cli.report import write_report
+        from zonewarden.report.data import build_report
+
+        target = report or Path("zonewarden-demo-report.html")
+        write_report(build_report(ws, result, catalog, items), "html", target)
+        console.print(f"\nHTML report: [bold]{target.resolve()}[/] (open it in a browser; print it for paper)")
     console.print(
         "\nNext: [bold]zonewarden init myplant --demo[/] to get an editable copy, then "
         "[bold]zonewarden validate myplant[/], [bold]zonewarden risk myplant[/] (SL-T and why), "
