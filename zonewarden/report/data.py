@@ -35,6 +35,7 @@ def build_report(
     answers = merge_answers([a for _, a in ws.assessments])
     data = result_dict(result)
     zones_by_id = {z.id: z for z in plant.zones}
+    members = resolver.members()
     for zone in data["zones"]:
         model = zones_by_id[zone["id"]]
         zone["purdue_level"] = model.purdue_level
@@ -42,7 +43,7 @@ def build_report(
         zone["description"] = model.description
         zone["owner"] = model.owner
         zone["subnets"] = [str(n) for n in model.subnets]
-        zone["assets"] = sorted(a for a, z in resolver.zone_of.items() if z == zone["id"])
+        zone["assets"] = sorted(members.get(zone["id"], []))
         zone["requirements"] = _requirement_rows(catalog, zone, answers.get(("zone", zone["id"]), {}))
     for conduit in data["conduits"]:
         conduit["requirements"] = _requirement_rows(
