@@ -210,9 +210,11 @@ def test_validate_exit_codes(tmp_path):
     assert zw("validate", str(warn), "--format", "yaml").returncode == 2
 
 
-def test_summary_and_demo():
-    demo = zw("demo")
+def test_summary_and_demo(tmp_path):
+    demo = zw("demo", cwd=tmp_path)
     assert demo.returncode == 0, demo.stdout + demo.stderr
+    report = tmp_path / "zonewarden-demo-report.html"
+    assert report.exists() and str(report) in demo.stdout.replace("\n", "")
     plant = yaml.safe_load((REPO / "zonewarden/data/demo/plant.yaml").read_text())
     for zone in plant["zones"]:
         assert zone["id"] in demo.stdout
@@ -237,6 +239,9 @@ def test_readme_targets_run_what_they_say():
     if (REPO / ".venv" / ".installed").exists():
         demo = subprocess.run(["make", "demo"], cwd=REPO, capture_output=True, text=True, env=ENV, timeout=300)
         assert demo.returncode == 0, demo.stdout + demo.stderr
+        written = REPO / "zonewarden-demo-report.html"
+        assert written.exists()
+        written.unlink()
         assert "Validation: valid" in demo.stdout
 
 

@@ -18,6 +18,7 @@ import typer
 from zonewarden import __version__
 from zonewarden.cli import assess as assess_cli
 from zonewarden.cli import catalog as catalog_cli
+from zonewarden.cli import evidence as evidence_cli
 from zonewarden.cli import questionnaire as questionnaire_cli
 from zonewarden.cli import report as report_cli
 from zonewarden.cli.output import console, err_console, fail
@@ -32,6 +33,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(catalog_cli.app, name="catalog")
+app.add_typer(evidence_cli.app, name="evidence")
 app.command("risk")(assess_cli.risk)
 app.command("assess")(assess_cli.assess_cmd)
 app.command("backlog")(assess_cli.backlog_cmd)
