@@ -25,7 +25,7 @@ def _svg(width: int, height: int, body: str, label: str) -> str:
 
 def fr_bars(zone: dict[str, Any], abbrev: dict[str, str]) -> str:
     """SL-T against SL-A per FR for one zone: paired bars, shortfall marked red."""
-    width, height, left, bottom, top = 420, 190, 30, 40, 14
+    width, height, left, bottom, top = 420, 205, 30, 56, 14
     plot_h = height - bottom - top
     step = (width - left - 10) / 7
     bar = step * 0.34

@@ -26,6 +26,10 @@ def _vec(values: dict[str, Any] | None, overridden: list[str]) -> Markup:
     return Markup("{" + ",".join(cells) + "}")
 
 
+def _level(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -67,7 +71,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(vec=_vec, pct=_pct, ops=_ops, backlog_table=_backlog_table)
+    env.globals.update(vec=_vec, level=_level, pct=_pct, ops=_ops, backlog_table=_backlog_table)
     return env
 
 
