@@ -1,0 +1,228 @@
+"""The asset inventory from what the traffic showed: hosts with addresses, vendors,
+identities found by the dissectors, the protocols they serve and use, and inferred roles
+with the evidence for each.
+
+Pure: takes observations (from dissectors) and flow records (from the flow table) and
+returns plain data; the shell decides how to show or store it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from zonewarden.model.protocols import lookup_protocol
+from zonewarden.traffic.dissectors.base import Observation
+from zonewarden.traffic.oui import mac_vendor
+
+CONTROLLER_PROTOCOLS = {"modbus", "s7", "s7comm-plus", "enip", "fins", "melsec", "ads", "iec61850-mms", "bacnet"}
+TELECONTROL_PROTOCOLS = {"dnp3", "iec104"}
+SERVER_ROLES = {"opcua": "opc-server", "opcda": "opc-server", "historian": "historian", "mssql": "historian"}
+ENGINEERING_OPERATIONS = {"program-download", "program-upload", "stop", "start", "firmware-update"}
+IDENTITY_FIELDS = (
+    "vendor",
+    "model",
+    "product_code",
+    "order_number",
+    "firmware",
+    "hardware",
+    "serial",
+    "name",
+    "device_type",
+    "vendor_id",
+    "device_id",
+    "application_uri",
+    "product_uri",
+)
+
+
+@dataclass
+class Host:
+    """One host seen in the traffic."""
+
+    ip: str | None
+    macs: set[str] = field(default_factory=set)
+    identity: dict[str, str] = field(default_factory=dict)
+    evidence: list[dict[str, Any]] = field(default_factory=list)  # where each identity value came from
+    served: Counter[str] = field(default_factory=Counter)  # protocol -> packets as server
+    used: Counter[str] = field(default_factory=Counter)  # protocol -> packets as client
+    peers_served: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    peers_used: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    operations: Counter[str] = field(default_factory=Counter)  # operations it performed as a client
+    first_seen: float | None = None
+    last_seen: float | None = None
+    packets: int = 0
+    bytes: int = 0
+
+    def seen(self, first: float | None, last: float | None) -> None:
+        if first is not None:
+            self.first_seen = first if self.first_seen is None else min(self.first_seen, first)
+        if last is not None:
+            self.last_seen = last if self.last_seen is None else max(self.last_seen, last)
+
+
+class InventoryBuilder:
+    """Accumulates flows and observations; :meth:`result` gives the inventory."""
+
+    def __init__(self) -> None:
+        self.hosts: dict[str, Host] = {}
+        self.mac_of: dict[str, set[str]] = defaultdict(set)
+
+    def host(self, key: str) -> Host:
+        found = self.hosts.get(key)
+        if found is None:
+            is_mac = key.count(":") == 5 and "." not in key and len(key) == 17
+            found = self.hosts[key] = Host(ip=None if is_mac else key)
+            if is_mac:
+                found.macs.add(key)
+        return found
+
+    def add_flow(self, flow: dict[str, Any]) -> None:
+        """A flow record: client, server (addresses), app_protocol, packets, bytes, first_seen, last_seen,
+        and optionally client_mac/server_mac."""
+        protocol = flow.get("app_protocol") or _port_protocol(flow)
+        client, server = self.host(flow["client"]), self.host(flow["server"])
+        for h, mac in ((client, flow.get("client_mac")), (server, flow.get("server_mac"))):
+            h.seen(flow.get("first_seen"), flow.get("last_seen"))
+            h.packets += int(flow.get("packets", 0))
+            h.bytes += int(flow.get("bytes", 0))
+            if mac:
+                h.macs.add(mac)
+        if protocol:
+            server.served[protocol] += int(flow.get("packets", 0))
+            server.peers_served[protocol].add(flow["client"])
+            client.used[protocol] += int(flow.get("packets", 0))
+            client.peers_used[protocol].add(flow["server"])
+
+    def add_observation(self, obs: Observation) -> None:
+        if obs.message == "malformed":
+            return
+        if obs.operation and obs.message == "request":
+            self.host(obs.client).operations[obs.operation] += 1
+        if obs.identity and obs.identity_of:
+            host = self.host(obs.identity_of)
+            ip = obs.identity.get("ip")
+            if host.ip is None and ip:  # a MAC-only identity (e.g. Profinet DCP) that names its IP
+                merged = self.host(ip)
+                merged.macs |= host.macs
+                host = merged
+            for key, value in obs.identity.items():
+                if key not in IDENTITY_FIELDS or value in (None, ""):
+                    continue
+                text = str(value).strip()
+                host.identity.setdefault(key, text)
+                host.evidence.append(
+                    {
+                        "field": key,
+                        "value": text,
+                        "protocol": obs.protocol,
+                        "packet": obs.packet,
+                        "message": obs.function or obs.message,
+                    }
+                )
+
+    def result(self) -> list[dict[str, Any]]:
+        out = []
+        for key, host in sorted(self.hosts.items(), key=lambda kv: _sort_key(kv[0])):
+            if host.ip is None and not host.identity and not host.served:
+                continue  # a MAC seen only as an Ethernet peer
+            macs = sorted(host.macs)
+            roles = infer_roles(host)
+            oui = next((v for v in (mac_vendor(m) for m in macs) if v), None)
+            out.append(
+                {
+                    "ip": host.ip,
+                    "mac": macs[0] if macs else None,
+                    "macs": macs,
+                    "mac_vendor": oui,
+                    "vendor": host.identity.get("vendor") or oui,
+                    "model": host.identity.get("model")
+                    or host.identity.get("order_number")
+                    or host.identity.get("product_code"),
+                    "firmware": host.identity.get("firmware"),
+                    "serial": host.identity.get("serial"),
+                    "name": host.identity.get("name"),
+                    "identity": dict(sorted(host.identity.items())),
+                    "roles": [r["role"] for r in roles],
+                    "role_evidence": roles,
+                    "protocols": sorted(set(host.served) | set(host.used)),
+                    "serves": sorted(host.served),
+                    "uses": sorted(host.used),
+                    "operations": dict(sorted(host.operations.items())),
+                    "evidence": host.evidence[:50],
+                    "first_seen": host.first_seen,
+                    "last_seen": host.last_seen,
+                    "packets": host.packets,
+                    "bytes": host.bytes,
+                    "key": key,
+                }
+            )
+        return out
+
+
+def _sort_key(key: str) -> tuple:
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(key)
+        return (0, address.version, int(address))
+    except ValueError:
+        return (1, 0, key)
+
+
+def _port_protocol(flow: dict[str, Any]) -> str | None:
+    """A protocol name from the server port when no dissector named one."""
+    from zonewarden.model.protocols import PROTOCOLS
+
+    port, transport = flow.get("server_port"), flow.get("transport")
+    if not port:
+        return None
+    for p in PROTOCOLS.values():
+        if port in p.ports and (p.transport == transport or transport in p.transport.split("+")):
+            return p.name
+    return None
+
+
+def infer_roles(host: Host) -> list[dict[str, str]]:
+    """Roles with the reason for each: controller, telecontrol outstation, engineering workstation,
+    HMI/SCADA client, OPC/historian server, network device, IT host."""
+    roles: list[dict[str, str]] = []
+    controller = [p for p in host.served if p in CONTROLLER_PROTOCOLS]
+    if controller:
+        clients = sorted({c for p in controller for c in host.peers_served[p]})
+        roles.append({"role": "plc", "evidence": f"serves {', '.join(sorted(controller))} to {len(clients)} client(s)"})
+    outstation = [p for p in host.served if p in TELECONTROL_PROTOCOLS]
+    if outstation:
+        roles.append({"role": "rtu", "evidence": f"answers {', '.join(sorted(outstation))} as an outstation"})
+    engineering = {op: n for op, n in host.operations.items() if op in ENGINEERING_OPERATIONS}
+    if engineering:
+        roles.append(
+            {
+                "role": "engineering-workstation",
+                "evidence": "sent " + ", ".join(f"{op} ({n})" for op, n in sorted(engineering.items())),
+            }
+        )
+    ics_client = [p for p in host.used if p in CONTROLLER_PROTOCOLS | TELECONTROL_PROTOCOLS]
+    if ics_client and not engineering:
+        targets = sorted({t for p in ics_client for t in host.peers_used[p]})
+        writes = host.operations.get("write", 0) + host.operations.get("operate", 0)
+        roles.append(
+            {
+                "role": "hmi" if writes or len(targets) > 1 else "scada-client",
+                "evidence": f"polls {len(targets)} device(s) over {', '.join(sorted(ics_client))}"
+                + (f" and writes or operates ({writes})" if writes else ""),
+            }
+        )
+    for protocol, role in SERVER_ROLES.items():
+        if protocol in host.served:
+            roles.append({"role": role, "evidence": f"serves {protocol}"})
+    if host.identity.get("device_type", "").lower().startswith(("communications adapter", "network")):
+        roles.append({"role": "network-device", "evidence": f"identifies as {host.identity['device_type']}"})
+    if not roles:
+        it = [
+            p for p in set(host.served) | set(host.used) if (lookup_protocol(p) and not lookup_protocol(p).industrial)
+        ]
+        if it:
+            roles.append({"role": "it-host", "evidence": f"only IT protocols ({', '.join(sorted(it)[:5])})"})
+    return roles
