@@ -104,7 +104,8 @@ PROTOCOLS: dict[str, Protocol] = {
             "tcp+udp",
             (20000,),
             True,
-            _ICS_COMMON | {"operate", "restart", "file-transfer", "time-sync", "subscribe"},
+            _ICS_COMMON
+            | {"operate", "restart", "file-transfer", "time-sync", "subscribe", "stop", "start", "program-download"},
             function_codes=True,
             unit_ids=True,
         ),
@@ -143,7 +144,18 @@ PROTOCOLS: dict[str, Protocol] = {
             "udp",
             (47808,),
             True,
-            _ICS_COMMON | {"operate", "restart", "file-transfer", "time-sync", "subscribe"},
+            _ICS_COMMON
+            | {
+                "operate",
+                "restart",
+                "file-transfer",
+                "time-sync",
+                "subscribe",
+                "stop",
+                "start",
+                "program-download",
+                "program-upload",
+            },
             function_codes=True,
         ),
         Protocol(
