@@ -1,45 +1,51 @@
 """The dissector table: one module per protocol, registered here and nowhere else.
 
 Look-ups by TCP port, UDP port or EtherType give the dissectors to try for a packet.
+Each module exposes ``DISSECTOR``; add a protocol by writing its module and listing it below.
 """
 
 from __future__ import annotations
 
+from zonewarden.traffic.dissectors import bacnet, dnp3, enip, iec104, modbus, opcua, profinet_dcp, s7comm
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
-DISSECTORS: dict[str, Dissector] = {}
+DISSECTORS: dict[str, Dissector] = {
+    d.name: d
+    for d in (
+        modbus.DISSECTOR,
+        s7comm.DISSECTOR,
+        enip.DISSECTOR,
+        dnp3.DISSECTOR,
+        bacnet.DISSECTOR,
+        iec104.DISSECTOR,
+        opcua.DISSECTOR,
+        profinet_dcp.DISSECTOR,
+    )
+}
 
 
-def register(dissector: Dissector) -> Dissector:
-    if dissector.name in DISSECTORS:
-        raise ValueError(f"dissector {dissector.name!r} registered twice")
-    DISSECTORS[dissector.name] = dissector
-    return dissector
-
-
-def by_tcp_port() -> dict[int, list[Dissector]]:
+def _table(attribute: str) -> dict[int, list[Dissector]]:
     table: dict[int, list[Dissector]] = {}
     for d in DISSECTORS.values():
-        for port in d.tcp_ports:
-            table.setdefault(port, []).append(d)
+        for key in getattr(d, attribute):
+            table.setdefault(key, []).append(d)
     return table
 
 
-def by_udp_port() -> dict[int, list[Dissector]]:
-    table: dict[int, list[Dissector]] = {}
-    for d in DISSECTORS.values():
-        for port in d.udp_ports:
-            table.setdefault(port, []).append(d)
-    return table
+TCP_PORTS = _table("tcp_ports")
+UDP_PORTS = _table("udp_ports")
+ETHERTYPES = _table("ethertypes")
 
 
-def by_ethertype() -> dict[int, list[Dissector]]:
-    table: dict[int, list[Dissector]] = {}
-    for d in DISSECTORS.values():
-        for ethertype in d.ethertypes:
-            table.setdefault(ethertype, []).append(d)
-    return table
+def for_packet(transport: str, sport: int, dport: int, ethertype: int | None = None) -> list[Dissector]:
+    """The dissectors to try for a packet: by either port (TCP/UDP) or by EtherType."""
+    if transport == "tcp":
+        return TCP_PORTS.get(dport) or TCP_PORTS.get(sport) or []
+    if transport == "udp":
+        return UDP_PORTS.get(dport) or UDP_PORTS.get(sport) or []
+    if transport == "eth" and ethertype is not None:
+        return ETHERTYPES.get(ethertype, [])
+    return []
 
 
-__all__ = ["DISSECTORS", "Dissector", "Observation", "Packet", "by_ethertype", "by_tcp_port", "by_udp_port",
-           "register"]
+__all__ = ["DISSECTORS", "ETHERTYPES", "TCP_PORTS", "UDP_PORTS", "Dissector", "Observation", "Packet", "for_packet"]
