@@ -18,6 +18,7 @@ import typer
 from zonewarden import __version__
 from zonewarden.cli import assess as assess_cli
 from zonewarden.cli import catalog as catalog_cli
+from zonewarden.cli import discover as discover_cli
 from zonewarden.cli import evidence as evidence_cli
 from zonewarden.cli import questionnaire as questionnaire_cli
 from zonewarden.cli import report as report_cli
@@ -39,6 +40,7 @@ app.command("assess")(assess_cli.assess_cmd)
 app.command("backlog")(assess_cli.backlog_cmd)
 app.command("questionnaire")(questionnaire_cli.questionnaire)
 app.command("report")(report_cli.report)
+app.command("discover")(discover_cli.discover_cmd)
 
 
 def _version(value: bool) -> None:

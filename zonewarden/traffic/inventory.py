@@ -73,7 +73,8 @@ class InventoryBuilder:
         found = self.hosts.get(key)
         if found is None:
             is_mac = key.count(":") == 5 and "." not in key and len(key) == 17
-            found = self.hosts[key] = Host(ip=None if is_mac else key)
+            routed = "@" in key  # a device behind a protocol router, e.g. BACnet "net:addr@router-ip"
+            found = self.hosts[key] = Host(ip=None if is_mac or routed else key)
             if is_mac:
                 found.macs.add(key)
         return found
@@ -127,6 +128,10 @@ class InventoryBuilder:
         for key, host in sorted(self.hosts.items(), key=lambda kv: _sort_key(kv[0])):
             if host.ip is None and not host.identity and not host.served:
                 continue  # a MAC seen only as an Ethernet peer
+            if host.ip is not None and _not_a_host(host.ip) and not host.identity:
+                continue  # broadcast and multicast destinations
+            if "@" in key and _not_a_host(key.rsplit("@", 1)[1]):
+                continue  # a routed device seen only through a broadcast
             macs = sorted(host.macs)
             roles = infer_roles(host)
             oui = next((v for v in (mac_vendor(m) for m in macs) if v), None)
@@ -159,6 +164,18 @@ class InventoryBuilder:
                 }
             )
         return out
+
+
+def _not_a_host(ip: str) -> bool:
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if address.is_multicast or address.is_unspecified or ip == "255.255.255.255":
+        return True
+    return address.version == 4 and ip.endswith(".255")
 
 
 def _sort_key(key: str) -> tuple:

@@ -1,0 +1,153 @@
+"""`zonewarden discover` on every shared capture, identities checked against tshark where present."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SHARED
+
+PCAPS = SHARED / "pcaps"
+FILES = sorted(p for p in PCAPS.glob("*/*") if p.is_file()) if PCAPS.is_dir() else []
+pytestmark = pytest.mark.skipif(not FILES, reason="../shared/data/pcaps is not present")
+ENV = {**os.environ, "NO_COLOR": "1"}
+
+
+@pytest.fixture(scope="module")
+def discovered(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("disc")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zonewarden",
+            "discover",
+            *map(str, FILES),
+            "--format",
+            "json",
+            "--map",
+            str(out / "map.svg"),
+            "--map-json",
+            str(out / "map.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    data["_map_svg"] = (out / "map.svg").read_text()
+    data["_map_json"] = json.loads((out / "map.json").read_text())
+    return data
+
+
+def test_every_capture_is_read_or_its_damage_located(discovered):
+    files = {Path(f["file"]).name: f for f in discovered["stats"]["files"]}
+    assert len(files) == len(FILES)
+    for problem in discovered["problems"]:
+        assert problem["file"] and problem["problem"]
+    damaged = {Path(p["file"]).name: p for p in discovered["problems"] if p.get("packet")}
+    assert set(damaged) == {"melsoft_129_clean.pcap"}
+    assert damaged["melsoft_129_clean.pcap"]["packet"] == 2042
+    assert damaged["melsoft_129_clean.pcap"]["offset"] == 331665
+
+
+def test_inventory_names_vendors_models_firmware(discovered):
+    assets = {(a["ip"], a["model"]): a for a in discovered["assets"]}
+    for a in discovered["assets"]:
+        assert {"ip", "mac", "vendor", "model", "firmware", "serial", "roles", "protocols", "evidence"} <= set(a)
+    enbt = assets[("10.1.1.164", "1756-ENBT/A")]
+    assert (enbt["vendor"], enbt["firmware"], enbt["serial"]) == (
+        "Rockwell Automation/Allen-Bradley",
+        "4.03",
+        "0x00524d8e",
+    )
+    assert "plc" in enbt["roles"]
+    s7 = assets[("172.17.0.2", "CPU 315-2 PN/DP")]
+    assert (s7["vendor"], s7["firmware"]) == ("Siemens", "V3.2.6")
+    assert any(e["protocol"] == "s7" for e in s7["evidence"])
+    nae = assets[("10.1.1.165", "MS-NAE4510-2")]
+    assert nae["firmware"] == "5.1.0.4400"
+    assert ("192.168.63.253", "140 CPU 311 10") in assets
+    assert discovered["stats"]["packets"] > 100_000
+
+
+def test_communication_map(discovered):
+    graph = discovered["_map_json"]
+    assert graph["nodes"] and graph["edges"]
+    assert discovered["_map_svg"].startswith("<svg")
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark (test-time oracle) is not installed")
+def test_enip_identity_agrees_with_tshark(discovered):
+    ours = {(a["ip"], a["identity"].get("serial")) for a in discovered["assets"] if a["identity"].get("serial")}
+    theirs = set()
+    for path in sorted((PCAPS / "enip").glob("*")):
+        fields = subprocess.run(
+            [
+                "tshark",
+                "-r",
+                str(path),
+                "-Y",
+                "enip.command == 0x63",
+                "-T",
+                "fields",
+                "-e",
+                "ip.src",
+                "-e",
+                "enip.lir.serial",
+                "-e",
+                "enip.lir.name",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+        for line in fields.splitlines():
+            src, serial, _name = (line.split("\t") + ["", "", ""])[:3]
+            if serial:
+                theirs.add((src, f"0x{int(serial, 16):08x}"))
+    assert theirs, "tshark found no ListIdentity responses"
+    assert theirs <= ours
+
+
+def test_workspace_compare_and_update(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "plant.yaml").write_text(
+        "site: {name: lab}\nzones:\n  - {id: lab, subnets: [10.1.1.0/24]}\n"
+        "assets:\n  - {id: enbt, zone: lab, ip: 10.1.1.164, vendor: Siemens}\n"
+    )
+    capture = (
+        next(p for p in FILES if p.name == "enip_test.pcap")
+        if any(p.name == "enip_test.pcap" for p in FILES)
+        else FILES[0]
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zonewarden",
+            "discover",
+            str(capture),
+            "--workspace",
+            str(ws),
+            "--update",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert any(m["asset"] == "enbt" and m["field"] == "vendor" for m in data["workspace"]["mismatches"])
+    assert (ws / "assets.csv").exists() == bool(data["workspace"].get("added"))

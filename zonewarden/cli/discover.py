@@ -1,0 +1,198 @@
+"""`zonewarden discover`: inventory, flows and communication map from packet captures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from zonewarden.cli.output import console, err_console, fail
+
+
+def discover_cmd(
+    captures: Annotated[list[Path], typer.Argument(help="pcap or pcapng files (gzip allowed)")],
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="compare with this workspace")] = None,
+    update: Annotated[
+        bool, typer.Option("--update", help="append newly seen hosts to the workspace's assets.csv")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    map_svg: Annotated[Path | None, typer.Option("--map", help="write the communication map as SVG")] = None,
+    map_json: Annotated[Path | None, typer.Option("--map-json", help="write the communication map as JSON")] = None,
+) -> None:
+    """Passive discovery: read captures, dissect industrial protocols, and list the assets (vendor, model,
+    firmware, roles with evidence), flows and problems; compare with a workspace and update it."""
+    from zonewarden.traffic.commap import build_map
+    from zonewarden.traffic.commap import map_svg as render_map
+    from zonewarden.traffic.discover import discover
+
+    if fmt not in ("table", "json", "csv"):
+        fail(f"unknown format '{fmt}' (use table, json or csv)", 2)
+    if update and workspace is None:
+        fail("--update needs --workspace", 2)
+    missing = [str(c) for c in captures if not c.is_file()]
+    if missing:
+        fail(f"no such capture file: {', '.join(missing)}", 2)
+    total = sum(c.stat().st_size for c in captures)
+    quiet = fmt != "table" or not console.is_terminal
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("reading captures", total=total)
+        done = {"base": 0, "last": 0}
+
+        def progress(consumed: int) -> None:
+            if consumed < done["last"]:  # a new file started
+                done["base"] += done["last"]
+            done["last"] = consumed
+            bar.update(task, completed=min(total, done["base"] + consumed))
+
+        result = discover(captures, progress)
+    comparison: dict[str, Any] | None = None
+    zone_of: dict[str, str] = {}
+    if workspace is not None:
+        comparison, zone_of = _compare(workspace, result.hosts, update, captures)
+    graph = build_map(result.hosts, result.flows, zone_of)
+    if map_svg:
+        map_svg.write_text(render_map(graph), encoding="utf-8")
+    if map_json:
+        map_json.write_text(json.dumps(graph, indent=2), encoding="utf-8")
+    if fmt == "json":
+        out = {
+            "assets": [_public(h) for h in result.hosts],
+            "flows": result.flows,
+            "stats": result.stats,
+            "problems": result.problems,
+        }
+        if comparison is not None:
+            out["workspace"] = comparison
+        print(json.dumps(out, indent=2, default=str))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(
+            [
+                "ip",
+                "mac",
+                "vendor",
+                "model",
+                "firmware",
+                "serial",
+                "name",
+                "roles",
+                "protocols",
+                "first_seen",
+                "last_seen",
+                "packets",
+            ]
+        )
+        for h in result.hosts:
+            writer.writerow(
+                [
+                    h["ip"] or "",
+                    h["mac"] or "",
+                    h["vendor"] or "",
+                    h["model"] or "",
+                    h["firmware"] or "",
+                    h["serial"] or "",
+                    h["name"] or "",
+                    " ".join(h["roles"]),
+                    " ".join(h["protocols"]),
+                    h["first_seen"],
+                    h["last_seen"],
+                    h["packets"],
+                ]
+            )
+        print(buffer.getvalue(), end="")
+    else:
+        _print(result, comparison)
+    if map_svg:
+        err_console.print(f"communication map: {map_svg}")
+
+
+def _public(host: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in host.items() if k != "key"}
+
+
+def _compare(workspace: Path, hosts: list[dict[str, Any]], update: bool, captures: list[Path]):
+    import ipaddress
+
+    from zonewarden.model.resolve import Resolver
+    from zonewarden.traffic.compare import compare
+    from zonewarden.workspace.asset_update import append_discovered
+    from zonewarden.workspace.load import load_workspace
+
+    ws = load_workspace(workspace)
+    comparison = compare(ws.plant, hosts)
+    resolver = Resolver(ws.plant)
+    zone_of: dict[str, str] = {}
+    for h in hosts:
+        if h["ip"]:
+            try:
+                zone = resolver.addresses.zone_for(ipaddress.ip_address(h["ip"]))
+            except ValueError:
+                zone = None
+            if zone:
+                zone_of[h["ip"]] = zone
+    if update and comparison["unknown_hosts"]:
+        by_ip = {h["ip"]: h for h in hosts}
+        rows = [{**by_ip.get(u["ip"], {}), **u} for u in comparison["unknown_hosts"]]
+        ids = append_discovered(workspace, rows, {a.id for a in ws.plant.assets}, ", ".join(c.name for c in captures))
+        comparison["added"] = ids
+        without_zone = [u["ip"] for u in comparison["unknown_hosts"] if not u.get("zone")]
+        if without_zone:
+            err_console.print(
+                f"[yellow]{len(without_zone)} added host(s) are in no zone subnet; give them a zone "
+                f"in assets.csv:[/] {', '.join(str(x) for x in without_zone[:10])}"
+            )
+    return comparison, zone_of
+
+
+def _print(result, comparison) -> None:
+    table = Table(title=f"{len(result.hosts)} hosts from {result.stats['packets']:,} packets", header_style="bold")
+    for col in ("address", "mac", "vendor", "model", "firmware", "roles", "protocols"):
+        table.add_column(col)
+    for h in result.hosts:
+        table.add_row(
+            escape(h["ip"] or h["key"]),
+            h["mac"] or "-",
+            escape(h["vendor"] or "-"),
+            escape(h["model"] or "-"),
+            escape(h["firmware"] or "-"),
+            ", ".join(h["roles"]) or "-",
+            escape(", ".join(h["protocols"][:6])),
+        )
+    console.print(table)
+    stats = result.stats
+    console.print(
+        f"{stats['flows']:,} flows; {stats['dissected_packets']:,} packets dissected; observations: "
+        + ", ".join(f"{k} {v:,}" for k, v in stats["observations"].items()),
+        markup=False,
+    )
+    for p in result.problems:
+        where = f" packet {p['packet']} at byte {p['offset']}" if p.get("packet") else ""
+        err_console.print(f"[yellow]{escape(p['file'])}{where}:[/] {escape(p['problem'])}")
+    if comparison is not None:
+        console.print(
+            f"Workspace: {len(comparison['unknown_hosts'])} hosts not in the model, "
+            f"{len(comparison['unseen_assets'])} modelled assets not seen, "
+            f"{len(comparison['mismatches'])} mismatches"
+            + (f"; added {len(comparison['added'])} to assets.csv" if comparison.get("added") else "")
+        )
+        for m in comparison["mismatches"][:20]:
+            console.print(
+                f"  {m['asset']} ({m['ip']}): {m['field']} modelled '{m['model']}', seen '{m['seen']}'", markup=False
+            )

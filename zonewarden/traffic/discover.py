@@ -1,0 +1,183 @@
+"""Passive discovery: captures in, inventory, flows and communication map out.
+
+The pipeline per batch of packets: bulk header decoding (numpy), the flow table
+(bulk), then per-packet dissection only for packets on an industrial protocol's port
+or EtherType. Identity facts and operations feed the inventory; IP-to-MAC bindings come
+from the Ethernet headers in bulk.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zonewarden.model.protocols import PROTOCOLS
+from zonewarden.perf import paused_gc
+from zonewarden.traffic.capture import CaptureError, open_capture
+from zonewarden.traffic.decode import decode, mac_text, packets
+from zonewarden.traffic.dissectors import ETHERTYPES, TCP_PORTS, UDP_PORTS, for_packet
+from zonewarden.traffic.dissectors.base import Observation
+from zonewarden.traffic.flows import FlowTable
+from zonewarden.traffic.inventory import InventoryBuilder
+
+ROUTER_MAC_IPS = 4  # a MAC seen as the source of more IPs than this is a router: not the hosts' own MAC
+_TCP = np.array(sorted(TCP_PORTS), dtype=np.uint16)
+_UDP = np.array(sorted(UDP_PORTS), dtype=np.uint16)
+_ETH = np.array(sorted(ETHERTYPES), dtype=np.uint16)
+
+
+def _port_tables() -> tuple[dict[int, str], dict[int, str]]:
+    tcp: dict[int, str] = {}
+    udp: dict[int, str] = {}
+    for p in PROTOCOLS.values():
+        for port in p.ports:
+            if "tcp" in p.transport:
+                tcp.setdefault(port, p.name)
+            if "udp" in p.transport:
+                udp.setdefault(port, p.name)
+    return tcp, udp
+
+
+@dataclass
+class Discovery:
+    """Everything one discovery run found."""
+
+    hosts: list[dict[str, Any]]
+    flows: list[dict[str, Any]]
+    stats: dict[str, Any]
+    problems: list[dict[str, Any]]
+    observations: list[Observation] = field(default_factory=list)  # kept only when asked (detections)
+
+
+def discover(
+    paths: Iterable[str | Path],
+    progress: Callable[[int], None] | None = None,
+    keep_observations: bool = False,
+) -> Discovery:
+    """Read every capture; ``progress`` is called with the bytes consumed so far per batch."""
+    with paused_gc():
+        return _discover(list(paths), progress, keep_observations)
+
+
+def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, keep: bool) -> Discovery:
+    table = FlowTable()
+    builder = InventoryBuilder()
+    states: dict[tuple[int, str], dict[str, Any]] = {}
+    macs: dict[int, set[int]] = defaultdict(set)  # IPv4 (int) -> source MACs (int)
+    problems: list[dict[str, Any]] = []
+    kept: list[Observation] = []
+    per_protocol: dict[str, int] = defaultdict(int)
+    files: list[dict[str, Any]] = []
+    dissected = 0
+    for path in paths:
+        name = str(path)
+        try:
+            cap = open_capture(path)
+        except CaptureError as exc:
+            problems.append({"file": name, "packet": None, "offset": None, "problem": exc.message})
+            continue
+        with cap:
+            for batch in cap.batches():
+                h = decode(batch)
+                rows = table.update(h)
+                _bind_macs(h, macs)
+                is_tcp, is_udp = h.proto == 6, h.proto == 17
+                mask = (is_tcp & (np.isin(h.dport, _TCP) | np.isin(h.sport, _TCP))) | (
+                    is_udp & (np.isin(h.dport, _UDP) | np.isin(h.sport, _UDP))
+                )
+                mask |= (h.ip_version == 0) & np.isin(h.ethertype, _ETH)
+                mask &= h.payload_len > 0
+                picked = np.flatnonzero(mask)
+                for row, pkt in zip(rows[picked].tolist(), packets(h, mask), strict=True):
+                    dissected += 1
+                    for dissector in for_packet(pkt.transport, pkt.sport, pkt.dport, pkt.ethertype):
+                        state = states.setdefault((row, dissector.name), {})
+                        for obs in dissector.dissect(pkt, state):
+                            obs.details.setdefault("file", name)
+                            builder.add_observation(obs)
+                            per_protocol[obs.protocol] += 1
+                            if row >= 0 and table.app_protocol[row] is None and obs.message != "malformed":
+                                table.app_protocol[row] = obs.protocol
+                            if keep:
+                                kept.append(obs)
+                if progress is not None:
+                    progress(cap.status.bytes)
+        status = cap.status
+        files.append(
+            {
+                "file": name,
+                "format": status.format,
+                "compressed": status.compressed,
+                "packets": status.packets,
+                "complete": status.complete,
+                "linktypes": sorted(status.linktypes),
+            }
+        )
+        if status.stop is not None:
+            problems.append(
+                {
+                    "file": name,
+                    "packet": status.stop.packet,
+                    "offset": status.stop.offset,
+                    "problem": status.stop.reason,
+                }
+            )
+        for warning in status.warnings:
+            problems.append({"file": name, "packet": None, "offset": None, "problem": warning})
+    tcp, udp = _port_tables()
+    table.guess_app_protocols(tcp, udp)
+    flows = table.records()
+    for f in flows:
+        builder.add_flow(
+            {
+                **f,
+                "packets": f["packets_to_server"] + f["packets_to_client"],
+                "bytes": f["bytes_to_server"] + f["bytes_to_client"],
+            }
+        )
+    _add_macs(builder, macs)
+    hosts = builder.result()
+    stats = {
+        "files": files,
+        "packets": sum(f["packets"] for f in files),
+        "flows": len(flows),
+        "hosts": len(hosts),
+        "dissected_packets": dissected,
+        "observations": dict(sorted(per_protocol.items())),
+    }
+    return Discovery(hosts, flows, stats, problems, kept)
+
+
+def _bind_macs(h: Any, macs: dict[int, set[int]]) -> None:
+    v4 = np.flatnonzero(h.ip_version == 4)
+    if not len(v4):
+        return
+    src_mac, _ = h.macs(v4)
+    ips = h.src4[v4].astype(np.uint64)
+    good = src_mac != 0
+    if not good.any():
+        return
+    pairs = np.unique((ips[good] << np.uint64(48)) | src_mac[good].astype(np.uint64))
+    for value in pairs.tolist():
+        macs[value >> 48].add(value & 0xFFFFFFFFFFFF)
+
+
+def _add_macs(builder: InventoryBuilder, macs: dict[int, set[int]]) -> None:
+    import ipaddress
+
+    ips_per_mac: dict[int, int] = defaultdict(int)
+    for found in macs.values():
+        for mac in found:
+            ips_per_mac[mac] += 1
+    for ip, found in macs.items():
+        key = str(ipaddress.IPv4Address(ip))
+        if key not in builder.hosts:
+            continue
+        for mac in found:
+            if ips_per_mac[mac] <= ROUTER_MAC_IPS:
+                builder.hosts[key].macs.add(mac_text(mac))
