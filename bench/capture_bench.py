@@ -1,0 +1,261 @@
+"""Capture reading benchmark: ZoneWarden's reader + bulk decode + flow table against peers.
+
+Builds once (cached under /tmp/zonewarden-bench) a ~2 million packet Ethernet pcap by
+replaying the shared ICS captures (../shared/data/pcaps) with shifted addresses and
+times (null/loopback and Linux cooked frames are rewritten as Ethernet frames), then
+times, side by side in one run:
+
+* ours: read + decode (5-tuples, flags, VLANs, ...) and ours with the flow table;
+* dpkt parsing 5-tuples; tshark -T fields (if installed); scapy on a slice and
+  nfstream (if installed).
+
+Prints packets/s and the ratio of ours to each peer, and our peak memory
+(tracemalloc, in a separate untimed pass). Usage::
+
+    .venv/bin/python bench/capture_bench.py [--packets 2000000] [--slice 50000] [--skip-slow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from zonewarden.traffic.capture import open_capture  # noqa: E402
+from zonewarden.traffic.decode import decode  # noqa: E402
+from zonewarden.traffic.flows import FlowTable  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data" / "pcaps"
+CACHE = Path(os.environ.get("ZW_BENCH_DIR", "/tmp/zonewarden-bench"))
+_MAC_A = bytes.fromhex("020000000001")
+_MAC_B = bytes.fromhex("020000000002")
+
+
+def _frames() -> list[tuple[int, bytes]]:
+    """Every packet of the shared captures as (ts_ns, Ethernet frame), laid out one capture after another."""
+    out: list[tuple[int, bytes]] = []
+    cursor = 0
+    for path in sorted(p for p in SHARED.rglob("*") if p.suffix in (".pcap", ".pcapng")):
+        first = len(out)
+        with open_capture(path) as cap:
+            for batch in cap.batches():
+                for i in range(len(batch)):
+                    frame = batch.packet_bytes(i)
+                    lt = int(batch.linktype[i])
+                    if lt in (0, 108) and len(frame) >= 4:
+                        af = struct.unpack("<I", frame[:4])[0]
+                        af = af if af <= 0xFFFF else struct.unpack(">I", frame[:4])[0]
+                        etype = 0x0800 if af == 2 else 0x86DD if af in (24, 28, 30) else None
+                        if etype is None:
+                            continue
+                        frame = _MAC_A + _MAC_B + struct.pack(">H", etype) + frame[4:]
+                    elif lt == 113 and len(frame) >= 16:
+                        src = frame[6:12] if frame[4:6] == b"\x00\x06" else _MAC_B
+                        frame = _MAC_A + src + frame[14:16] + frame[16:]
+                    elif lt != 1:
+                        continue
+                    out.append((int(batch.ts_ns[i]), frame))
+        prev = out[first][0] if len(out) > first else 0
+        for k in range(first, len(out)):  # keep the gaps between packets, capped at 10 s
+            ts, frame = out[k]
+            cursor += min(max(ts - prev, 0), 10_000_000_000)
+            prev = ts
+            out[k] = (cursor, frame)
+        cursor += 1_000_000_000
+    return out
+
+
+def build(target: int) -> Path:
+    """The replay capture with ``target`` packets (built once, then reused)."""
+    path = CACHE / f"replay-{target}.pcap"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    frames = _frames()
+    t0 = min(ts for ts, _ in frames)
+    span = max(ts for ts, _ in frames) - t0 + 1_000_000_000
+    tmp = path.with_suffix(".part")
+    written = 0
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        rnd = 0
+        while written < target:
+            for ts, frame in frames:
+                if written >= target:
+                    break
+                if rnd and len(frame) >= 34 and frame[12:14] == b"\x08\x00":
+                    b = bytearray(frame)  # vary the second octet of both IPv4 addresses per round
+                    b[27] = (b[27] + rnd) & 0xFF
+                    b[31] = (b[31] + rnd) & 0xFF
+                    frame = bytes(b)
+                t = ts - t0 + rnd * span + 1_600_000_000_000_000_000
+                f.write(struct.pack("<IIII", t // 1_000_000_000, t % 1_000_000_000 // 1000, len(frame), len(frame)))
+                f.write(frame)
+                written += 1
+            rnd += 1
+    tmp.rename(path)
+    return path
+
+
+def ours(path: Path, flows: bool) -> int:
+    table = FlowTable()
+    n = 0
+    with open_capture(path) as cap:
+        for batch in cap.batches():
+            h = decode(batch)
+            if flows:
+                table.update(h)
+            n += len(h)
+    return n
+
+
+def ours_peak_memory(path: Path) -> int:
+    tracemalloc.start()
+    ours(path, True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def dpkt_tuples(path: Path, limit: int | None) -> int:
+    import dpkt
+
+    n = 0
+    with open(path, "rb") as f:
+        for _ts, buf in dpkt.pcap.Reader(f):
+            n += 1
+            eth = dpkt.ethernet.Ethernet(buf)
+            ip = eth.data
+            if isinstance(ip, dpkt.ip.IP | dpkt.ip6.IP6):
+                l4 = ip.data
+                if isinstance(l4, dpkt.tcp.TCP | dpkt.udp.UDP):
+                    _ = (ip.src, ip.dst, l4.sport, l4.dport, ip.p)
+            if limit and n >= limit:
+                break
+    return n
+
+
+def tshark_fields(path: Path) -> int:
+    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "tcp.srcport",
+           "-e", "tcp.dstport", "-e", "modbus.func_code"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    n = sum(1 for _ in proc.stdout)
+    proc.wait()
+    return n
+
+
+def scapy_slice(path: Path, limit: int) -> int:
+    from scapy.layers.inet import IP, TCP, UDP  # type: ignore[import-not-found]
+    from scapy.utils import PcapReader
+
+    n = 0
+    with PcapReader(str(path)) as reader:
+        for pkt in reader:
+            n += 1
+            if IP in pkt:
+                ip = pkt[IP]
+                l4 = ip.payload if isinstance(ip.payload, TCP | UDP) else None
+                _ = (ip.src, ip.dst, getattr(l4, "sport", 0), getattr(l4, "dport", 0))
+            if n >= limit:
+                break
+    return n
+
+
+def nfstream_flows(path: Path) -> int:
+    from nfstream import NFStreamer
+
+    packets = 0
+    for flow in NFStreamer(source=str(path), n_dissections=0, statistical_analysis=False):
+        packets += flow.bidirectional_packets
+    return packets
+
+
+def _time(fn: Callable[[], int]) -> tuple[int, float]:
+    t = time.perf_counter()
+    n = fn()
+    return n, time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--packets", type=int, default=2_000_000, help="size of the replay capture")
+    ap.add_argument("--slice", type=int, default=50_000, help="packets for the slow peers run on a slice (scapy)")
+    ap.add_argument("--dpkt-packets", type=int, default=0, help="limit dpkt to this many packets (0: all)")
+    ap.add_argument("--skip-slow", action="store_true", help="skip tshark and nfstream (minutes on 2M packets)")
+    args = ap.parse_args()
+    t = time.perf_counter()
+    path = build(args.packets)
+    size = path.stat().st_size
+    print(f"capture: {path} ({size / 1e6:.0f} MB, built/cached in {time.perf_counter() - t:.1f} s)")
+    rows: list[tuple[str, int, float | None, str]] = []
+    ours(path, True)  # warm the page cache
+    n, s = _time(lambda: ours(path, False))
+    rows.append(("zonewarden read+decode", n, s, ""))
+    n, s = _time(lambda: ours(path, True))
+    rows.append(("zonewarden read+decode+flows", n, s, ""))
+    reference = rows[-1][1] / rows[-1][2]
+    n, s = _time(lambda: dpkt_tuples(path, args.dpkt_packets or None))
+    rows.append(("dpkt 5-tuples", n, s, ""))
+    if shutil.which("tshark") and not args.skip_slow:
+        n, s = _time(lambda: tshark_fields(path))
+        rows.append(("tshark -T fields", n, s, ""))
+    else:
+        rows.append(
+            ("tshark -T fields", 0, None, "skipped: not installed" if not shutil.which("tshark") else "skipped")
+        )
+    try:
+        import scapy  # noqa: F401
+
+        n, s = _time(lambda: scapy_slice(path, args.slice))
+        rows.append((f"scapy (first {args.slice} packets)", n, s, ""))
+    except ImportError:
+        rows.append(("scapy", 0, None, "skipped: not installed"))
+    try:
+        import nfstream  # noqa: F401
+
+        if args.skip_slow:
+            rows.append(("nfstream flows", 0, None, "skipped"))
+        else:
+            n, s = _time(lambda: nfstream_flows(path))
+            rows.append(("nfstream flows", n, s, ""))
+    except ImportError:
+        rows.append(("nfstream", 0, None, "skipped: not installed"))
+    print(f"{'tool':<38}{'packets':>10}{'seconds':>9}{'packets/s':>13}{'ours x':>9}")
+    for name, n, s, note in rows:
+        if s is None:
+            print(f"{name:<38}{note}")
+            continue
+        rate = n / s
+        print(f"{name:<38}{n:>10}{s:>9.2f}{rate:>13,.0f}{reference / rate:>9.1f}")
+    peak = ours_peak_memory(path)
+    print(f"zonewarden read+decode+flows: peak traced allocations {peak / 1e6:.1f} MB; "
+          f"max RSS of a fresh process doing only that {_fresh_rss_mb(path):.0f} MB "
+          f"(the interpreter and numpy alone: {_fresh_rss_mb(None):.0f} MB)")  # fmt: skip
+    print("nfstream counts packets of IP flows only; scapy ran on a slice.")
+
+
+def _fresh_rss_mb(path: Path | None) -> float:
+    """Max RSS of a new interpreter that imports our modules and, given a path, runs ours on it."""
+    code = (
+        "import resource, sys; sys.path.insert(0, sys.argv[1]); import capture_bench as b; "
+        "sys.argv[2] and b.ours(b.Path(sys.argv[2]), True); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(path or "")],
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return int(out.split()[-1]) / 1024
+
+
+if __name__ == "__main__":
+    main()

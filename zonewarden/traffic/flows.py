@@ -1,0 +1,381 @@
+"""Bidirectional flow table, updated in bulk one decoded batch at a time.
+
+A flow is keyed by (outer VLAN, EtherType, IP protocol, the two (address, port)
+endpoints in a canonical order), so both directions of a conversation share one row.
+IP packets give IP flows; non-IP frames of Ethernet-like links (ARP, GOOSE, PROFINET
+RT, LLDP, ...) give layer-2 flows keyed by MAC addresses with ports 0. A non-first IP
+fragment has no ports and so counts towards the flow with ports 0.
+
+Per flow: packets and bytes (wire length) per direction, first and last time seen,
+the OR of the TCP flags seen, the initiator (the source of the first SYN without ACK,
+else of the first packet) and ``app_protocol``, which the caller fills (from
+dissectors or :meth:`FlowTable.guess_app_protocols`).
+
+Implementation: each packet's key is packed into exact 64-bit words (``w``: VLAN,
+protocol, family and EtherType or IPv6 ports; ``ea``/``eb``: address << 16 | port for
+IPv4 and MACs, the low address half for IPv6; ``xa``/``xb``: the high IPv6 halves).
+Per batch, keys are hashed and grouped with one sort; per-group sums, minima, maxima
+and ORs use ``ufunc.reduceat``; groups are merged into growing numpy columns through a
+dict from hash to row. Hash collisions are detected by comparing the full keys and
+resolved by re-hashing with another seed, so grouping is exact.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zonewarden.traffic.capture import CHUNK_SIZE, CaptureStatus, open_capture
+from zonewarden.traffic.decode import ETH_IPV6, ETHERNET_LIKE, TRANSPORT_NAMES, Headers, decode, mac_text
+
+KEY_WORDS = ("w", "ea", "eb", "xa", "xb")
+_STATS: dict[str, Any] = {
+    "packets_ab": np.int64,
+    "packets_ba": np.int64,
+    "bytes_ab": np.int64,
+    "bytes_ba": np.int64,
+    "first_ns": np.int64,
+    "last_ns": np.int64,
+    "tcp_flags": np.int64,
+    "first_packet": np.int64,
+    "initiator": np.int8,  # 0: endpoint a started the flow, 1: endpoint b
+    "initiator_syn": np.bool_,  # the initiator comes from a SYN (else from the first packet)
+}
+_FLAG_NAMES = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS")
+_FAM_V4, _FAM_V6, _FAM_L2 = 0, 1, 2
+_U16, _U22, _U32, _U38 = np.uint64(16), np.uint64(22), np.uint64(32), np.uint64(38)
+
+
+def _constants(seed: int) -> list[np.uint64]:
+    """Odd 64-bit multipliers derived from ``seed`` (splitmix64)."""
+    out, x = [], (seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & 0xFFFFFFFFFFFFFFFF
+    for _ in range(len(KEY_WORDS) + 1):
+        x = (x + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        out.append(np.uint64((z ^ (z >> 31)) | 1))
+    return out
+
+
+class FlowTable:
+    """Flows of one or more captures. Feed :meth:`update` with decoded batches.
+
+    Rows are numbered in the order of each flow's first packet, whatever the batching.
+
+    ``app_protocol[row]`` is for the caller to fill; :meth:`records` gives plain dicts,
+    :meth:`columns` numpy columns (one row per flow).
+    """
+
+    def __init__(self, include_non_ip: bool = True) -> None:
+        self.include_non_ip = include_non_ip
+        self._n = 0
+        self._cols: dict[str, np.ndarray] = {k: np.zeros(0, np.uint64) for k in KEY_WORDS}
+        self._cols.update({k: np.zeros(0, t) for k, t in _STATS.items()})
+        self._index: dict[int, int] = {}
+        self._seed = 0
+        self._mult = _constants(0)
+        self.app_protocol: list[str | None] = []
+        self.packets = 0  # packets counted in flows
+
+    def __len__(self) -> int:
+        return self._n
+
+    # -- bulk update ----------------------------------------------------------------------
+
+    def update(self, h: Headers) -> np.ndarray:
+        """Count the packets of ``h``; returns each packet's flow row (-1 if in no flow)."""
+        keep = h.ip_version > 0
+        if self.include_non_ip and h.single_linktype in ETHERNET_LIKE:
+            keep[:] = True
+        elif self.include_non_ip:
+            keep |= np.isin(h.linktype, ETHERNET_LIKE)
+        if keep.all():
+            sel: Any = slice(None)
+            count = len(h)
+        else:
+            sel = np.flatnonzero(keep)
+            count = len(sel)
+        rows_out = np.full(len(h), -1, np.int64)
+        if not count:
+            return rows_out
+        key, direction = _packet_keys(h, sel)
+        while True:
+            rows = self._merge(h, sel, key, direction)
+            if rows is not None:
+                rows_out[sel] = rows
+                self.packets += count
+                return rows_out
+            self._reseed()
+
+    def _hash(self, key: dict[str, np.ndarray]) -> np.ndarray:
+        m = self._mult
+        with np.errstate(over="ignore"):
+            acc = key["w"] * m[0] + key["ea"] * m[1] + key["eb"] * m[2]
+            if "xa" in key:
+                acc += key["xa"] * m[3] + key["xb"] * m[4]
+            acc ^= acc >> _U32
+            acc *= m[5]
+            acc ^= acc >> np.uint64(29)
+        return acc
+
+    def _merge(self, h: Headers, sel: Any, key: dict[str, np.ndarray], direction: np.ndarray) -> np.ndarray | None:
+        """Group, check and fold one batch; None if a hash collision was found."""
+        hashes = self._hash(key)
+        order = np.argsort(hashes, kind="stable")
+        hs = hashes[order]
+        same = hs[1:] == hs[:-1]
+        for col in key.values():  # packets with equal hashes must have equal keys
+            cs = col[order]
+            if (same & (cs[1:] != cs[:-1])).any():
+                return None
+        change = np.empty(len(hs), bool)
+        change[0] = True
+        np.logical_not(same, out=change[1:])
+        starts = np.flatnonzero(change)
+        gid_sorted = np.cumsum(change) - 1
+        rep = order[starts]
+        ghash = hs[starts].tolist()
+        get = self._index.get
+        rows = np.array([get(x, -1) for x in ghash], np.int64)
+        known = rows >= 0
+        cols = self._cols
+        if known.any():
+            kr = rows[known]
+            for k, col in key.items():
+                if not np.array_equal(cols[k][kr], col[rep[known]]):
+                    return None
+        # per-group aggregates over the sorted packets
+        dir_s = direction[order]
+        fwd = dir_s == 0
+        wire = h.wirelen[sel][order]
+        ts = h.ts_ns[sel][order]
+        flag_s = h.tcp_flags[sel][order]
+        count = np.diff(np.append(starts, len(order)))
+        pk_ab = np.add.reduceat(fwd.astype(np.int64), starts)
+        by_all = np.add.reduceat(wire, starts)
+        by_ab = np.add.reduceat(wire * fwd, starts)
+        first = np.minimum.reduceat(ts, starts)
+        last = np.maximum.reduceat(ts, starts)
+        flags = np.bitwise_or.reduceat(flag_s, starts).astype(np.int64)
+        syn_dir = np.full(len(starts), -1, np.int64)
+        syn = (flag_s & 0x12) == 0x02
+        if syn.any():
+            pos = np.flatnonzero(syn)
+            g, i = np.unique(gid_sorted[pos], return_index=True)
+            syn_dir[g] = dir_s[pos[i]]
+        new = ~known
+        if new.any():
+            which = np.flatnonzero(new)
+            which = which[np.argsort(rep[which])]  # rows in the order of each flow's first packet
+            nr = self._append(key, rep[which], [ghash[i] for i in which.tolist()])
+            rows[which] = nr
+            cols = self._cols
+            cols["first_ns"][nr] = first[which]
+            cols["last_ns"][nr] = last[which]
+            cols["first_packet"][nr] = h.number[sel][rep[which]]
+            sd = syn_dir[which]
+            cols["initiator"][nr] = np.where(sd >= 0, sd, dir_s[starts[which]])
+            cols["initiator_syn"][nr] = sd >= 0
+        cols["packets_ab"][rows] += pk_ab
+        cols["packets_ba"][rows] += count - pk_ab
+        cols["bytes_ab"][rows] += by_ab
+        cols["bytes_ba"][rows] += by_all - by_ab
+        cols["tcp_flags"][rows] |= flags
+        if known.any():
+            which = np.flatnonzero(known)
+            kr = rows[which]
+            cols["first_ns"][kr] = np.minimum(cols["first_ns"][kr], first[which])
+            cols["last_ns"][kr] = np.maximum(cols["last_ns"][kr], last[which])
+            late = (syn_dir[which] >= 0) & ~cols["initiator_syn"][kr]
+            if late.any():  # a SYN after packets already seen: it names the initiator
+                cols["initiator"][kr[late]] = syn_dir[which[late]]
+                cols["initiator_syn"][kr[late]] = True
+        out = np.empty(len(order), np.int64)
+        out[order] = rows[gid_sorted]
+        return out
+
+    def _append(self, key: dict[str, np.ndarray], src: np.ndarray, hashes: list[int]) -> np.ndarray:
+        start, k = self._n, len(src)
+        if start + k > len(self._cols["w"]):
+            cap = max(1024, 2 * (start + k))
+            for name, col in self._cols.items():
+                grown = np.zeros(cap, col.dtype)
+                grown[:start] = col[:start]
+                self._cols[name] = grown
+        for name in KEY_WORDS:
+            self._cols[name][start : start + k] = key[name][src] if name in key else 0
+        self._index.update(zip(hashes, range(start, start + k), strict=True))
+        self._n += k
+        self.app_protocol.extend([None] * k)
+        return np.arange(start, start + k)
+
+    def _reseed(self) -> None:
+        """Re-hash every flow with new multipliers after a collision (vanishingly rare)."""
+        keys = {k: self._cols[k][: self._n] for k in KEY_WORDS}
+        while True:
+            self._seed += 1
+            self._mult = _constants(self._seed)
+            hashes = self._hash(keys).tolist()
+            if len(set(hashes)) == self._n:
+                self._index = dict(zip(hashes, range(self._n), strict=True))
+                return
+
+    # -- results --------------------------------------------------------------------------
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """One numpy column per field, one row per flow; a/b are the canonical endpoints.
+
+        Fields: ip_version (4, 6; 0 for layer-2 flows), vlan, ethertype, proto, a_hi, a_lo,
+        a_port, b_hi, b_lo, b_port (addresses: IPv4 and MACs in ``*_lo``, IPv6 as high/low
+        halves) and the counters of ``_STATS``.
+        """
+        c = {k: v[: self._n] for k, v in self._cols.items()}
+        w = c["w"]
+        fam = (w >> np.uint64(20)) & np.uint64(3)
+        v6 = fam == _FAM_V6
+        mask16 = np.uint64(0xFFFF)
+        out = {
+            "ip_version": np.select([fam == _FAM_V4, v6], [4, 6], 0),
+            "vlan": (w & np.uint64(0xFFF)).astype(np.int64),
+            "ethertype": np.where(v6, ETH_IPV6, (w >> _U22) & mask16).astype(np.int64),
+            "proto": ((w >> np.uint64(12)) & np.uint64(0xFF)).astype(np.int64),
+            "a_hi": c["xa"],
+            "a_lo": np.where(v6, c["ea"], c["ea"] >> _U16),
+            "a_port": np.where(v6, (w >> _U22) & mask16, c["ea"] & mask16).astype(np.int64),
+            "b_hi": c["xb"],
+            "b_lo": np.where(v6, c["eb"], c["eb"] >> _U16),
+            "b_port": np.where(v6, (w >> _U38) & mask16, c["eb"] & mask16).astype(np.int64),
+        }
+        out.update({k: c[k] for k in _STATS})
+        return out
+
+    def guess_app_protocols(self, tcp: dict[int, str], udp: dict[int, str]) -> None:
+        """Fill ``app_protocol`` where still unset from the server's (else the client's) port."""
+        c = {k: v.tolist() for k, v in self.columns().items()}
+        for i in range(self._n):
+            table = tcp if c["proto"][i] == 6 else udp if c["proto"][i] == 17 else None
+            if self.app_protocol[i] is not None or table is None:
+                continue
+            ports = (c["b_port"][i], c["a_port"][i])
+            for port in ports[::-1] if c["initiator"][i] == 1 else ports:
+                if port in table:
+                    self.app_protocol[i] = table[port]
+                    break
+
+    def records(self) -> list[dict[str, Any]]:
+        """One plain dict per flow (JSON-ready), oriented client (the initiator) -> server."""
+        c = {k: v.tolist() for k, v in self.columns().items()}
+        out = []
+        for i in range(self._n):
+            b_first = c["initiator"][i] == 1
+            ends = [_endpoint(c, i, "a"), _endpoint(c, i, "b")]
+            (client, cport), (server, sport) = ends[::-1] if b_first else ends
+            pk = (c["packets_ab"][i], c["packets_ba"][i])
+            by = (c["bytes_ab"][i], c["bytes_ba"][i])
+            if b_first:
+                pk, by = pk[::-1], by[::-1]
+            proto, etype = c["proto"][i], c["ethertype"][i]
+            ip = c["ip_version"][i] > 0
+            out.append(
+                {
+                    "vlan": c["vlan"][i],
+                    "ethertype": etype,
+                    "transport": TRANSPORT_NAMES.get(proto, f"ip-{proto}") if ip else "eth",
+                    "ip_protocol": proto if ip else None,
+                    "client": client,
+                    "client_port": cport,
+                    "server": server,
+                    "server_port": sport,
+                    "packets_to_server": pk[0],
+                    "packets_to_client": pk[1],
+                    "bytes_to_server": by[0],
+                    "bytes_to_client": by[1],
+                    "first_seen": c["first_ns"][i] / 1e9,
+                    "last_seen": c["last_ns"][i] / 1e9,
+                    "first_packet": c["first_packet"][i],
+                    "tcp_flags": c["tcp_flags"][i],
+                    "tcp_flags_text": flag_text(c["tcp_flags"][i]),
+                    "initiator_from": "syn" if c["initiator_syn"][i] else "first-packet",
+                    "app_protocol": self.app_protocol[i],
+                }
+            )
+        return out
+
+
+def _endpoint(c: dict[str, list[Any]], i: int, side: str) -> tuple[str, int]:
+    hi, lo, port = c[f"{side}_hi"][i], c[f"{side}_lo"][i], c[f"{side}_port"][i]
+    version = c["ip_version"][i]
+    if version == 4:
+        return str(ipaddress.IPv4Address(lo)), port
+    if version == 6:
+        return str(ipaddress.IPv6Address((hi << 64) | lo)), port
+    return mac_text(lo), port
+
+
+def flag_text(flags: int) -> str:
+    """'SYN,ACK' style names of TCP flag bits."""
+    return ",".join(name for bit, name in enumerate(_FLAG_NAMES) if flags >> bit & 1)
+
+
+def _packet_keys(h: Headers, sel: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Packed canonical key words of the rows ``sel`` and each packet's direction (0: a -> b)."""
+    version = h.ip_version[sel]
+    sport = h.sport[sel].astype(np.uint64)
+    dport = h.dport[sel].astype(np.uint64)
+    es = (h.src4[sel].astype(np.uint64) << _U16) | sport
+    ed = (h.dst4[sel].astype(np.uint64) << _U16) | dport
+    fam: Any = np.uint64(_FAM_V4)
+    v6 = None
+    if (version != 4).any():
+        l2 = version == 0
+        v6 = version == 6
+        fam = (v6.astype(np.uint64) * np.uint64(_FAM_V6)) | (l2.astype(np.uint64) * np.uint64(_FAM_L2))
+        if l2.any():
+            rows = np.flatnonzero(l2)
+            src_mac, dst_mac = h.macs(np.arange(len(h))[sel][rows])
+            es[rows] = src_mac << _U16
+            ed[rows] = dst_mac << _U16
+    swap = es > ed
+    meta = (
+        h.vlan[sel].astype(np.uint64)
+        | (h.proto[sel].astype(np.uint64) << np.uint64(12))
+        | (fam << np.uint64(20))
+        | (h.ethertype[sel].astype(np.uint64) << _U22)
+    )
+    key = {"w": meta, "ea": np.minimum(es, ed), "eb": np.maximum(es, ed)}
+    if v6 is not None and v6.any():
+        _ipv6_keys(h, sel, v6, key, swap)
+    return key, swap.astype(np.int8)
+
+
+def _ipv6_keys(h: Headers, sel: Any, v6: np.ndarray, key: dict[str, np.ndarray], swap: np.ndarray) -> None:
+    """IPv6 rows: ``ea``/``eb`` hold the low halves, ``xa``/``xb`` the high ones, ports go in ``w``."""
+    s6, d6 = h.src6[sel][v6], h.dst6[sel][v6]
+    sp = h.sport[sel][v6].astype(np.uint64)
+    dp = h.dport[sel][v6].astype(np.uint64)
+    sh, sl, dh, dl = s6[:, 0], s6[:, 1], d6[:, 0], d6[:, 1]
+    sw = (sh > dh) | ((sh == dh) & ((sl > dl) | ((sl == dl) & (sp > dp))))
+    swap[v6] = sw
+    n = len(key["w"])
+    key["xa"], key["xb"] = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
+    key["ea"][v6] = np.where(sw, dl, sl)
+    key["eb"][v6] = np.where(sw, sl, dl)
+    key["xa"][v6] = np.where(sw, dh, sh)
+    key["xb"][v6] = np.where(sw, sh, dh)
+    keep = np.uint64((1 << 22) - 1)  # VLAN, protocol, family; the ports replace the EtherType
+    ports = (np.where(sw, dp, sp) << _U22) | (np.where(sw, sp, dp) << _U38)
+    key["w"][v6] = (key["w"][v6] & keep) | ports
+
+
+def flows_from_capture(
+    path: str | Path, table: FlowTable | None = None, chunk_size: int = CHUNK_SIZE
+) -> tuple[FlowTable, CaptureStatus]:
+    """Read, decode and count one capture into ``table`` (a new one by default)."""
+    table = table if table is not None else FlowTable()
+    with open_capture(path, chunk_size) as cap:
+        for batch in cap.batches():
+            table.update(decode(batch))
+    return table, cap.status
