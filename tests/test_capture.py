@@ -574,3 +574,13 @@ def test_mutated_and_truncated_real_files_never_raise(
             data[pos] = value
     blob = gzip.compress(bytes(data)) if compress else bytes(data)
     _check_never_raises(write(tmp_path, blob), len(data))
+
+
+def test_modified_pcap_with_24_byte_record_headers(tmp_path: Path) -> None:
+    frame = eth(ipv4("10.0.0.1", "10.0.0.2", 17, udp(161, 162, b"snmp")))
+    head = struct.pack("<IHHiIII", 0xA1B2CD34, 2, 4, 0, 0, 65535, 1)
+    record = struct.pack("<IIII", 7, 5, len(frame), len(frame)) + struct.pack("<IHBB", 2, 0x0800, 0, 0) + frame
+    batches, status = read_all(write(tmp_path, head + record * 3))
+    assert status.complete and status.packets == 3
+    assert tuples(batches) == [("10.0.0.1", "10.0.0.2", 161, 162, 17)] * 3
+    assert int(batches[0].ts_ns[0]) == 7_000_005_000 and batches[0].payload(2) == b"snmp"

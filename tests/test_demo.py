@@ -72,7 +72,11 @@ def test_backlog_has_quick_wins_and_groups():
 def test_demo_command_shows_scorecard_and_backlog(tmp_path):
     env = {**os.environ, "NO_COLOR": "1"}
     out = subprocess.run(
-        [sys.executable, "-m", "zonewarden", "demo"], capture_output=True, text=True, env=env, timeout=120,
+        [sys.executable, "-m", "zonewarden", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr

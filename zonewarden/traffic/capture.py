@@ -382,7 +382,9 @@ class Capture:
                 if len(o):
                     ts = h[:, 0].astype(np.int64) * 1_000_000_000 + h[:, 1].astype(np.int64) * tick_ns
                     wire = h[:, 3].astype(np.int64)
-                    parts = [(o + rec, caplen, wire, ts, np.full(len(o), linktype, np.int64), o + base)]
+                    parts: list[tuple[np.ndarray, ...]] = [
+                        (o + rec, caplen, wire, ts, np.full(len(o), linktype, np.int64), o + base)
+                    ]
                     yield self._emit(buf, parts)
                 if st.stop:
                     st.bytes = st.stop.offset

@@ -51,7 +51,10 @@ class Headers:
     ``src6``/``dst6`` (n x 2 uint64: high and low 64 bits). ``payload_off`` indexes
     ``raw.buf``; for IP packets the payload is the transport payload (TCP/UDP/SCTP) or
     the bytes after the IP headers (other protocols, non-first fragments); for non-IP
-    frames it is everything after the EtherType and VLAN tags.
+    frames it is everything after the EtherType and VLAN tags. ICMP has ports 0.
+
+    A table keeps its batch's buffer (about one chunk) alive: keep the few payloads you
+    need as bytes (:meth:`payload`, :func:`packet_views`), not the table.
     """
 
     raw: RawBatch

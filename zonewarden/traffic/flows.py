@@ -113,7 +113,7 @@ class FlowTable:
     def _hash(self, key: dict[str, np.ndarray]) -> np.ndarray:
         m = self._mult
         with np.errstate(over="ignore"):
-            acc = key["w"] * m[0] + key["ea"] * m[1] + key["eb"] * m[2]
+            acc: np.ndarray = key["w"] * m[0] + key["ea"] * m[1] + key["eb"] * m[2]
             if "xa" in key:
                 acc += key["xa"] * m[3] + key["xb"] * m[4]
             acc ^= acc >> _U32
