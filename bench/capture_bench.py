@@ -208,6 +208,14 @@ def main() -> None:
     n, s = min((_time(lambda: ours(path, True)) for _ in range(args.repeat)), key=lambda r: r[1])
     rows.append(("zonewarden read+decode+flows", n, s, ""))
     reference = rows[-1][1] / rows[-1][2]
+
+    def whole_discover() -> int:
+        from zonewarden.traffic.discover import discover
+
+        return int(discover([path]).stats["packets"])
+
+    n, s = min((_time(whole_discover) for _ in range(max(1, args.repeat - 1))), key=lambda r: r[1])
+    rows.append(("zonewarden discover (whole: dissect+inventory)", n, s, ""))
     n, s = _time(lambda: dpkt_tuples(path, args.dpkt_packets or None))
     rows.append(("dpkt 5-tuples", n, s, ""))
     if shutil.which("tshark") and not args.skip_slow:
@@ -234,13 +242,13 @@ def main() -> None:
             rows.append(("nfstream flows", n, s, ""))
     except ImportError:
         rows.append(("nfstream", 0, None, "skipped: not installed"))
-    print(f"{'tool':<38}{'packets':>10}{'seconds':>9}{'packets/s':>13}{'ours x':>9}")
+    print(f"{'tool':<48}{'packets':>10}{'seconds':>9}{'packets/s':>13}{'flows/peer':>11}")
     for name, n, s, note in rows:
         if s is None:
-            print(f"{name:<38}{note}")
+            print(f"{name:<48}{note}")
             continue
         rate = n / s
-        print(f"{name:<38}{n:>10}{s:>9.2f}{rate:>13,.0f}{reference / rate:>9.1f}")
+        print(f"{name:<48}{n:>10}{s:>9.2f}{rate:>13,.0f}{reference / rate:>11.1f}")
     peak = ours_peak_memory(path)
     print(f"zonewarden read+decode+flows: peak traced allocations {peak / 1e6:.1f} MB; "
           f"max RSS of a fresh process doing only that {_fresh_rss_mb(path):.0f} MB "

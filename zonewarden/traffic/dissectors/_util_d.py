@@ -1,0 +1,66 @@
+"""Shared helpers of the MMS, GOOSE, HART-IP, FINS, MELSEC, Fox, ADS, C37.118 and MQTT dissectors.
+
+A minimal BER (ASN.1 basic encoding rules) TLV walker and an ``observation`` shortcut.
+Every parse error raises :class:`Truncated` (from ``_util_b``) so the ``guarded``
+wrapper turns it into a ``malformed`` observation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from zonewarden.traffic.dissectors._util_b import Truncated
+from zonewarden.traffic.dissectors.base import Observation, Packet
+
+
+def ber_tlv(data: bytes, pos: int, end: int | None = None) -> tuple[int, int, int, int]:
+    """(tag class+constructed first byte, tag number, value start, value end) of the TLV at ``pos``."""
+    end = len(data) if end is None else min(end, len(data))
+    if pos >= end:
+        raise Truncated("BER: no tag")
+    first = data[pos]
+    pos += 1
+    number = first & 0x1F
+    if number == 0x1F:  # high-tag-number form
+        number = 0
+        for _ in range(4):
+            if pos >= end:
+                raise Truncated("BER: tag cut")
+            byte = data[pos]
+            pos += 1
+            number = (number << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        else:
+            raise Truncated("BER: tag too long")
+    if pos >= end:
+        raise Truncated("BER: no length")
+    length = data[pos]
+    pos += 1
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or pos + count > end:
+            raise Truncated("BER: bad length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    if pos + length > end:
+        raise Truncated(f"BER: value of {length} bytes cut")
+    return first, number, pos, pos + length
+
+
+def ber_children(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """The TLVs between ``start`` and ``end``."""
+    pos = start
+    while pos < end:
+        tlv = ber_tlv(data, pos, end)
+        yield tlv
+        pos = tlv[3]
+
+
+def ber_int(raw: bytes) -> int:
+    return int.from_bytes(raw[:8], "big", signed=True) if raw else 0
+
+
+def observation(protocol: str, packet: Packet, client: str, server: str, **fields: Any) -> Observation:
+    return Observation(protocol=protocol, packet=packet.number, time=packet.time, client=client, server=server, **fields)
