@@ -6,7 +6,22 @@ Each module exposes ``DISSECTOR``; add a protocol by writing its module and list
 
 from __future__ import annotations
 
-from zonewarden.traffic.dissectors import bacnet, dnp3, enip, iec104, modbus, opcua, profinet_dcp, s7comm
+from zonewarden.traffic.dissectors import (
+    bacnet,
+    cdp,
+    dhcp,
+    dnp3,
+    enip,
+    http_server,
+    iec104,
+    lldp,
+    modbus,
+    netbios,
+    opcua,
+    profinet_dcp,
+    s7comm,
+    snmp,
+)
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 DISSECTORS: dict[str, Dissector] = {
@@ -20,6 +35,13 @@ DISSECTORS: dict[str, Dissector] = {
         iec104.DISSECTOR,
         opcua.DISSECTOR,
         profinet_dcp.DISSECTOR,
+        # identity from the network around the controllers
+        lldp.DISSECTOR,
+        cdp.DISSECTOR,
+        dhcp.DISSECTOR,
+        netbios.DISSECTOR,
+        snmp.DISSECTOR,
+        http_server.DISSECTOR,
     )
 }
 

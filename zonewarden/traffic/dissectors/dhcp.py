@@ -69,7 +69,7 @@ class DHCPDissector(Dissector):
             return [malformed(PROTOCOL, packet, "short or not a BOOTP message", client, server, length=len(data))]
         op, htype, hlen = data[0], data[1], data[2]
         xid = int.from_bytes(data[4:8], "big")
-        ciaddr, yiaddr = data[12:16], data[20:24]
+        ciaddr, yiaddr = data[12:16], data[16:20]
         chaddr = data[28 : 28 + min(hlen, 16)]
         options = parse_options(data[240:]) if data[236:240] == MAGIC else {}
         kind = options.get(53, b"")[:1]
