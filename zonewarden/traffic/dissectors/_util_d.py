@@ -63,4 +63,6 @@ def ber_int(raw: bytes) -> int:
 
 
 def observation(protocol: str, packet: Packet, client: str, server: str, **fields: Any) -> Observation:
-    return Observation(protocol=protocol, packet=packet.number, time=packet.time, client=client, server=server, **fields)
+    return Observation(
+        protocol=protocol, packet=packet.number, time=packet.time, client=client, server=server, **fields
+    )

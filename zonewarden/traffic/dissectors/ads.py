@@ -65,12 +65,14 @@ class AdsDissector(Dissector):
         if not packet.payload:
             return []
         if packet.transport != "tcp":
-            client, server, is_request = self.sides(packet, (UDP_PORT,))
+            client, server, _ = self.sides(packet, (UDP_PORT,))
             details: dict[str, Any] = {}
             if packet.payload[:4] == b"\x03\x66\x14\x71" and len(packet.payload) >= 20:
                 r = Reader(packet.payload, 12)
                 details["net_id"] = net_id(r.take(6))
-            return [observation(PROTOCOL, packet, client, server, message="announce", function="AMS UDP", details=details)]
+            return [
+                observation(PROTOCOL, packet, client, server, message="announce", function="AMS UDP", details=details)
+            ]
         stream = StreamBuffer(state, "ads_stream", MAX_PACKET)
         data = stream.feed(packet, packet.payload[:2] == b"\0\0" and len(packet.payload) >= 38)
         out: list[Observation] = []

@@ -74,7 +74,11 @@ class C37118Dissector(Dissector):
         if not payload:
             return []
         stream = StreamBuffer(state, "c37_stream", MAX_FRAME) if packet.transport == "tcp" else None
-        data = stream.feed(packet, payload[:1] == b"\xaa" and (payload[1:2] or b"\0")[0] >> 4 & 7 <= 5) if stream else payload
+        data = (
+            stream.feed(packet, payload[:1] == b"\xaa" and (payload[1:2] or b"\0")[0] >> 4 & 7 <= 5)
+            if stream
+            else payload
+        )
         out: list[Observation] = []
         pos = 0
         while pos < len(data) and len(out) < 256:

@@ -69,7 +69,13 @@ COMMANDS: dict[int, tuple[str, str | None]] = {
     0x2302: ("Forced Set/Reset Cancel", "write"),
 }
 
-TCP_COMMANDS = {0: "Node Address Data Send (client)", 1: "Node Address Data Send (server)", 2: "Frame Send", 3: "Frame Send Error", 6: "Connection Confirmation"}
+TCP_COMMANDS = {
+    0: "Node Address Data Send (client)",
+    1: "Node Address Data Send (server)",
+    2: "Frame Send",
+    3: "Frame Send Error",
+    6: "Connection Confirmation",
+}
 
 
 def _cstr(raw: bytes) -> str:
@@ -106,7 +112,17 @@ class FinsDissector(Dissector):
                     details["client_node"] = int.from_bytes(body[0:4], "big")
                     if command == 1 and len(body) >= 8:
                         details["server_node"] = int.from_bytes(body[4:8], "big")
-                out.append(observation(PROTOCOL, packet, client, server, message="announce", function=tcp["tcp_command"], details=details))
+                out.append(
+                    observation(
+                        PROTOCOL,
+                        packet,
+                        client,
+                        server,
+                        message="announce",
+                        function=tcp["tcp_command"],
+                        details=details,
+                    )
+                )
             pos += 8 + max(length, 8)
         if not out:
             return [malformed(PROTOCOL, packet, "no FINS/TCP header")]

@@ -6,7 +6,8 @@ that starts in the segment ("fox a <n> <n> <channel> <command>"), never raises.
 Decoded: the message header (channel and command, e.g. "fox hello"), and from the
 hello's ``{key=type:value}`` lines the host facts: hostName, hostAddress, app.name,
 app.version, vm.name, vm.version, os.name, os.version, station.name, brandId,
-hostId. The hello of the server side (port 1911) is the station's identity
+hostId. Session messages (hello, challenge, login) have no ``operation``.
+The hello of the server side (port 1911) is the station's identity
 (``name`` = station.name, ``model`` = app.name, ``firmware`` = app.version,
 ``vendor`` = brandId), the client's hello (a Workbench) is ``identity_of`` the client.
 """
@@ -70,7 +71,7 @@ class FoxDissector(Dissector):
                 observation(
                     PROTOCOL, packet, client, server,
                     message="request" if is_request else "response",
-                    operation="diagnostics" if command == "hello" else None,
+                    operation=None,  # hello/challenge/login: session set-up, no plant operation
                     function=f"{channel} {command}",
                     identity=identity, identity_of=(packet.src if identity else None), details=details,
                 )

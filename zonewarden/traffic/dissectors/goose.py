@@ -43,7 +43,7 @@ class GooseDissector(Dissector):
         r.skip(4)
         details: dict[str, Any] = {"appid": hexid(appid)}
         end = min(len(data), length) if length >= 8 else len(data)
-        first, number, start, stop = ber_tlv(data, 8, end)
+        first, _, start, stop = ber_tlv(data, 8, end)
         if first != 0x61:
             return [malformed(PROTOCOL, packet, f"goosePdu tag 0x{first:02x} (expected 0x61)", appid=hexid(appid))]
         for cls, num, vstart, vend in ber_children(data, start, stop):

@@ -28,7 +28,14 @@ PROTOCOL = "hart-ip"
 PORT = 5094
 
 MESSAGE_TYPES = {0: "Request", 1: "Response", 2: "Publish", 3: "Error", 15: "NAK"}
-MESSAGE_IDS = {0: "Session Initiate", 1: "Session Close", 2: "Keep Alive", 3: "Pass Through", 4: "Direct PDU", 128: "Read Audit Log"}
+MESSAGE_IDS = {
+    0: "Session Initiate",
+    1: "Session Close",
+    2: "Keep Alive",
+    3: "Pass Through",
+    4: "Direct PDU",
+    128: "Read Audit Log",
+}
 
 HART_COMMANDS: dict[int, tuple[str, str | None]] = {
     0: ("Read Unique Identifier", "diagnostics"),
@@ -82,7 +89,7 @@ class HartIpDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
-    udp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+    udp_ports: ClassVar[tuple[int, ...]] = (PORT, PORT + 1)  # servers may answer from 5095
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:
@@ -94,7 +101,9 @@ class HartIpDissector(Dissector):
         while pos + 8 <= len(data) and len(out) < 64:
             count = int.from_bytes(data[pos + 6 : pos + 8], "big")
             if count < 8 or data[pos] not in (1, 2):
-                out.append(malformed(PROTOCOL, packet, f"HART-IP header: version {data[pos]}, length {count}", offset=pos))
+                out.append(
+                    malformed(PROTOCOL, packet, f"HART-IP header: version {data[pos]}, length {count}", offset=pos)
+                )
                 break
             out.append(self._message(packet, data[pos : pos + count]))
             pos += count
@@ -107,9 +116,7 @@ class HartIpDissector(Dissector):
         version, mtype, mid, status, seq = r.u8(), r.u8(), r.u8(), r.u8(), r.u16be()
         r.skip(2)
         is_response = mtype in (1, 3, 15)
-        if mtype == 2:
-            client, server = packet.dst, packet.src
-        elif is_response:
+        if mtype == 2 or is_response:  # publish: the device sends
             client, server = packet.dst, packet.src
         else:
             client, server = packet.src, packet.dst
