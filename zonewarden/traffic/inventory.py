@@ -234,7 +234,10 @@ def infer_roles(host: Host) -> list[dict[str, str]]:
     for protocol, role in SERVER_ROLES.items():
         if protocol in host.served:
             roles.append({"role": role, "evidence": f"serves {protocol}"})
-    if host.identity.get("device_type", "").lower().startswith(("communications adapter", "network")):
+    device_type = host.identity.get("device_type", "").lower()
+    if device_type.startswith(("communications adapter", "network")) or any(
+        word in device_type for word in ("bridge", "router", "switch", "wlan-access-point")
+    ):
         roles.append({"role": "network-device", "evidence": f"identifies as {host.identity['device_type']}"})
     if not roles:
         it = [
