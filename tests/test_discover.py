@@ -151,3 +151,29 @@ def test_workspace_compare_and_update(tmp_path):
     data = json.loads(result.stdout)
     assert any(m["asset"] == "enbt" and m["field"] == "vendor" for m in data["workspace"]["mismatches"])
     assert (ws / "assets.csv").exists() == bool(data["workspace"].get("added"))
+
+
+def test_truncated_and_bad_files(tmp_path):
+    good = next(p for p in FILES if p.suffix == ".pcap" and p.stat().st_size > 150_000)
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(good.read_bytes()[:100_000])
+    junk = tmp_path / "junk.pcap"
+    junk.write_text("not a capture")
+    result = subprocess.run(
+        [sys.executable, "-m", "zonewarden", "discover", str(cut), "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    problems = json.loads(result.stdout)["problems"]
+    assert problems and problems[0]["packet"] > 1 and problems[0]["offset"] > 90_000 and problems[0]["problem"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "zonewarden", "discover", str(junk), str(cut)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert bad.returncode == 1 and "not a pcap or pcapng" in bad.stderr and "Traceback" not in bad.stderr

@@ -121,6 +121,11 @@ def discover_cmd(
         _print(result, comparison)
     if map_svg:
         err_console.print(f"communication map: {map_svg}")
+    unreadable = [p for p in result.problems if p.get("unreadable")]
+    if unreadable:
+        for p in unreadable:
+            err_console.print(f"[bold red]error:[/] {escape(p['file'])}: {escape(p['problem'])}")
+        raise typer.Exit(1)
 
 
 def _public(host: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +188,8 @@ def _print(result, comparison) -> None:
         markup=False,
     )
     for p in result.problems:
+        if p.get("unreadable"):
+            continue  # reported as an error at the end
         where = f" packet {p['packet']} at byte {p['offset']}" if p.get("packet") else ""
         err_console.print(f"[yellow]{escape(p['file'])}{where}:[/] {escape(p['problem'])}")
     if comparison is not None:

@@ -79,7 +79,7 @@ def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, k
         try:
             cap = open_capture(path)
         except CaptureError as exc:
-            problems.append({"file": name, "packet": None, "offset": None, "problem": exc.message})
+            problems.append({"file": name, "packet": None, "offset": None, "problem": exc.message, "unreadable": True})
             continue
         with cap:
             for batch in cap.batches():
