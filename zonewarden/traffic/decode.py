@@ -16,8 +16,10 @@ are turned into per-packet views with :func:`packet_views` / :func:`packets`.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -330,10 +332,19 @@ def _macs(raw: RawBatch, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return src, dst
 
 
+@lru_cache(maxsize=1 << 16)
+def _mac_text(value: int) -> str:
+    return int(value).to_bytes(6, "big").hex(":")
+
+
 def mac_text(value: int) -> str:
-    """aa:bb:cc:dd:ee:ff for a MAC held in an int."""
-    raw = int(value).to_bytes(6, "big")
-    return ":".join(f"{x:02x}" for x in raw)
+    """aa:bb:cc:dd:ee:ff for a MAC held in an int (memoized: the same few MACs recur)."""
+    return _mac_text(int(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _v4_text(value: int) -> str:
+    return socket.inet_ntoa(value.to_bytes(4, "big"))
 
 
 def ip_text(h: Headers, i: int, source: bool) -> str:
@@ -366,36 +377,54 @@ class PacketView(NamedTuple):
 
 
 def packet_views(h: Headers, mask: np.ndarray) -> Iterator[PacketView]:
-    """Yield a :class:`PacketView` for every row where ``mask`` is true, in packet order."""
+    """Yield a :class:`PacketView` for every row where ``mask`` is true, in packet order.
+
+    Columns are gathered for the picked rows in bulk and converted to Python values once;
+    address texts are memoized, since the same hosts recur packet after packet."""
     rows = np.flatnonzero(mask)
     if not len(rows):
         return
-    src_mac, dst_mac = h.macs()
-    for i in rows.tolist():
-        version = int(h.ip_version[i])
-        smac = mac_text(src_mac[i]) if src_mac[i] else None
-        dmac = mac_text(dst_mac[i]) if dst_mac[i] else None
-        if version:
-            proto = int(h.proto[i])
-            transport = TRANSPORT_NAMES.get(proto, "ip")
+    src_mac, dst_mac = h.macs(rows)
+    number = h.raw.number[rows].tolist()
+    ts = h.raw.ts_ns[rows].tolist()
+    version = h.ip_version[rows].tolist()
+    proto = h.proto[rows].tolist()
+    sport, dport = h.sport[rows].tolist(), h.dport[rows].tolist()
+    ethertype, vlan = h.ethertype[rows].tolist(), h.vlan[rows].tolist()
+    fragment = h.fragment[rows].tolist()
+    linktype = h.linktype[rows].tolist()
+    src4, dst4 = h.src4[rows].tolist(), h.dst4[rows].tolist()
+    smacs, dmacs = src_mac.tolist(), dst_mac.tolist()
+    offsets, lengths = h.payload_off[rows].tolist(), h.payload_len[rows].tolist()
+    buf = h.raw.buf
+    for k, i in enumerate(rows.tolist()):
+        smac = _mac_text(smacs[k]) if smacs[k] else None
+        dmac = _mac_text(dmacs[k]) if dmacs[k] else None
+        v = version[k]
+        if v == 4:
+            transport = TRANSPORT_NAMES.get(proto[k], "ip")
+            src, dst = _v4_text(src4[k]), _v4_text(dst4[k])
+        elif v == 6:
+            transport = TRANSPORT_NAMES.get(proto[k], "ip")
             src, dst = ip_text(h, i, True), ip_text(h, i, False)
         else:
-            transport = "eth" if int(h.linktype[i]) in ETHERNET_LIKE else "raw"
+            transport = "eth" if linktype[k] in ETHERNET_LIKE else "raw"
             src, dst = smac or "", dmac or ""
+        start = offsets[k]
         yield PacketView(
-            number=int(h.raw.number[i]),
-            time=int(h.raw.ts_ns[i]) / 1e9,
+            number=number[k],
+            time=ts[k] / 1e9,
             src=src,
             dst=dst,
-            sport=int(h.sport[i]),
-            dport=int(h.dport[i]),
+            sport=sport[k],
+            dport=dport[k],
             transport=transport,
-            payload=h.payload(i),
+            payload=buf[start : start + lengths[k]],
             src_mac=smac,
             dst_mac=dmac,
-            ethertype=int(h.ethertype[i]),
-            vlan=int(h.vlan[i]),
-            fragment=bool(h.fragment[i]),
+            ethertype=ethertype[k],
+            vlan=vlan[k],
+            fragment=bool(fragment[k]),
         )
 
 
