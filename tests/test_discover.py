@@ -177,3 +177,29 @@ def test_truncated_and_bad_files(tmp_path):
         timeout=300,
     )
     assert bad.returncode == 1 and "not a pcap or pcapng" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _tshark_fields(path: Path, display_filter: str, *fields: str) -> list[list[str]]:
+    args = ["tshark", "-r", str(path), "-Y", display_filter, "-T", "fields"]
+    for f in fields:
+        args += ["-e", f]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
+    return [line.split("\t") for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark (test-time oracle) is not installed")
+def test_s7_and_modbus_identity_agree_with_tshark(discovered):
+    ours = {a["ip"]: a for a in discovered["assets"]}
+    checked = 0
+    for path in sorted((PCAPS / "s7comm").glob("*")):
+        for src, serial in _tshark_fields(
+            path, "s7comm.szl.001c.0005.serialn", "ip.src", "s7comm.szl.001c.0005.serialn"
+        ):
+            assert ours[src]["serial"] == serial.strip()
+            checked += 1
+    for path in sorted((PCAPS / "modbus").glob("*")):
+        for src, values in _tshark_fields(path, "modbus.object_str_value", "ip.src", "modbus.object_str_value"):
+            found = set(ours[src]["identity"].values())
+            assert set(values.split(",")) <= found
+            checked += 1
+    assert checked >= 3
