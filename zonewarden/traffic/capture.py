@@ -290,8 +290,13 @@ class Capture:
     # -- shared helpers -------------------------------------------------------------------
 
     def _stop(self, offset: int, reason: str, packet: int | None = None) -> None:
-        """Record the first reason reading stops (``packet``: the number of the unread packet)."""
-        if self.status.stop is None:
+        """Record where reading stops (``packet``: the number of the unread packet).
+
+        The earliest damage in the file wins, whichever check found it first: the block walk
+        runs ahead of the per-packet column checks, so a later block can be found bad before
+        an earlier packet block is."""
+        stop = self.status.stop
+        if stop is None or offset < stop.offset:
             self.status.stop = Stop(packet or self.status.packets + 1, offset, reason)
 
     def _read(self, n: int) -> bytes:
