@@ -133,25 +133,15 @@ def _public(host: dict[str, Any]) -> dict[str, Any]:
 
 
 def _compare(workspace: Path, hosts: list[dict[str, Any]], update: bool, captures: list[Path]):
-    import ipaddress
-
     from zonewarden.model.resolve import Resolver
-    from zonewarden.traffic.compare import compare
+    from zonewarden.traffic.compare import compare, host_zones
     from zonewarden.workspace.asset_update import append_discovered
     from zonewarden.workspace.load import load_workspace
 
     ws = load_workspace(workspace)
-    comparison = compare(ws.plant, hosts)
-    resolver = Resolver(ws.plant)
-    zone_of: dict[str, str] = {}
-    for h in hosts:
-        if h["ip"]:
-            try:
-                zone = resolver.addresses.zone_for(ipaddress.ip_address(h["ip"]))
-            except ValueError:
-                zone = None
-            if zone:
-                zone_of[h["ip"]] = zone
+    resolver = Resolver(ws.plant)  # built once: it indexes every asset and subnet
+    comparison = compare(ws.plant, hosts, resolver)
+    zone_of = host_zones(resolver, hosts)
     if update and comparison["unknown_hosts"]:
         by_ip = {h["ip"]: h for h in hosts}
         rows = [{**by_ip.get(u["ip"], {}), **u} for u in comparison["unknown_hosts"]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from rich.console import Console
@@ -11,18 +10,11 @@ from rich.console import Console
 console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
 
-FORMATS_TABLE = ("table", "json", "csv")
-
 
 def fail(message: str, code: int = 1) -> None:
     """Print an error for the user and exit with ``code`` (1 bad input, 2 usage)."""
     err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
     raise SystemExit(code)
-
-
-def plain_output() -> bool:
-    """True when stdout is not a terminal (pipes, files, CI): no colour, full width."""
-    return not sys.stdout.isatty() or bool(os.environ.get("NO_COLOR"))
 
 
 def sl_cell(level: int | None) -> str:

@@ -8,6 +8,7 @@ conduit allows), traffic dissectors (what a packet does) and rule generators
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 OPERATIONS: dict[str, str] = {
     "read": "read process values, tags, registers or objects",
@@ -323,6 +324,20 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 _ALIASES: dict[str, str] = {alias: p.name for p in PROTOCOLS.values() for alias in p.aliases}
+
+
+@cache
+def port_tables() -> tuple[dict[int, str], dict[int, str]]:
+    """(TCP port -> protocol, UDP port -> protocol); the first protocol listed for a port wins."""
+    tcp: dict[int, str] = {}
+    udp: dict[int, str] = {}
+    for p in PROTOCOLS.values():
+        for port in p.ports:
+            if "tcp" in p.transport:
+                tcp.setdefault(port, p.name)
+            if "udp" in p.transport:
+                udp.setdefault(port, p.name)
+    return tcp, udp
 
 
 def lookup_protocol(name: str) -> Protocol | None:

@@ -7,7 +7,6 @@ Every report format renders this document (or the objects it is built from);
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from zonewarden import __version__
@@ -113,7 +112,3 @@ def _requirement_rows(catalog: Catalog, target: dict[str, Any], answers: dict, o
             }
         )
     return rows
-
-
-def today() -> dt.date:
-    return dt.date.today()

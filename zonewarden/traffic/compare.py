@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from zonewarden.model.plant import Plant
@@ -12,11 +13,29 @@ def _norm(text: str | None) -> str:
     return "".join(ch for ch in (text or "").lower() if ch.isalnum())
 
 
-def compare(plant: Plant, hosts: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def host_zones(resolver: Resolver, hosts: list[dict[str, Any]]) -> dict[str, str]:
+    """IP -> zone for every host whose address lies in a zone subnet."""
+    zones: dict[str, str] = {}
+    for host in hosts:
+        if not host["ip"]:
+            continue
+        try:
+            zone = resolver.addresses.zone_for(ipaddress.ip_address(host["ip"]))
+        except ValueError:
+            continue
+        if zone:
+            zones[host["ip"]] = zone
+    return zones
+
+
+def compare(
+    plant: Plant, hosts: list[dict[str, Any]], resolver: Resolver | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """``unknown_hosts``: seen but not in the model (with the zone their address falls in);
     ``unseen_assets``: modelled assets with addresses never seen; ``mismatches``: vendor or firmware
     that the traffic reports differently from the model."""
-    resolver = Resolver(plant)
+    resolver = resolver or Resolver(plant)
+    zone_of = host_zones(resolver, hosts)
     by_ip = {str(ip): a for a in plant.assets for ip in a.ip}
     by_mac = {m: a for a in plant.assets for m in a.mac}
     seen_assets: set[str] = set()
@@ -26,14 +45,7 @@ def compare(plant: Plant, hosts: list[dict[str, Any]]) -> dict[str, list[dict[st
         if asset is None:
             if host["ip"] is None and not host.get("identity"):
                 continue
-            zone = None
-            if host["ip"]:
-                import ipaddress
-
-                try:
-                    zone = resolver.addresses.zone_for(ipaddress.ip_address(host["ip"]))
-                except ValueError:
-                    zone = None
+            zone = zone_of.get(host["ip"] or "")
             unknown.append(
                 {
                     "ip": host["ip"],

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from zonewarden.model.protocols import PROTOCOLS
+from zonewarden.model.protocols import port_tables
 from zonewarden.perf import paused_gc
 from zonewarden.traffic.capture import CaptureError, open_capture
 from zonewarden.traffic.decode import decode, mac_text, packets
@@ -29,18 +29,6 @@ ROUTER_MAC_IPS = 4  # a MAC seen as the source of more IPs than this is a router
 _TCP = np.array(sorted(TCP_PORTS), dtype=np.uint16)
 _UDP = np.array(sorted(UDP_PORTS), dtype=np.uint16)
 _ETH = np.array(sorted(ETHERTYPES), dtype=np.uint16)
-
-
-def _port_tables() -> tuple[dict[int, str], dict[int, str]]:
-    tcp: dict[int, str] = {}
-    udp: dict[int, str] = {}
-    for p in PROTOCOLS.values():
-        for port in p.ports:
-            if "tcp" in p.transport:
-                tcp.setdefault(port, p.name)
-            if "udp" in p.transport:
-                udp.setdefault(port, p.name)
-    return tcp, udp
 
 
 @dataclass
@@ -129,8 +117,7 @@ def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, k
             )
         for warning in status.warnings:
             problems.append({"file": name, "packet": None, "offset": None, "problem": warning})
-    tcp, udp = _port_tables()
-    table.guess_app_protocols(tcp, udp)
+    table.guess_app_protocols(*port_tables())
     flows = table.records()
     for f in flows:
         builder.add_flow(

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from zonewarden.model.protocols import lookup_protocol
+from zonewarden.model.protocols import lookup_protocol, port_tables
 from zonewarden.traffic.dissectors.base import Observation
 from zonewarden.traffic.oui import mac_vendor
 
@@ -190,15 +190,11 @@ def _sort_key(key: str) -> tuple:
 
 def _port_protocol(flow: dict[str, Any]) -> str | None:
     """A protocol name from the server port when no dissector named one."""
-    from zonewarden.model.protocols import PROTOCOLS
-
     port, transport = flow.get("server_port"), flow.get("transport")
-    if not port:
+    if not port or transport not in ("tcp", "udp"):
         return None
-    for p in PROTOCOLS.values():
-        if port in p.ports and (p.transport == transport or transport in p.transport.split("+")):
-            return p.name
-    return None
+    tcp, udp = port_tables()
+    return (tcp if transport == "tcp" else udp).get(port)
 
 
 def infer_roles(host: Host) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from zonewarden.traffic.dissectors.base import Observation, Packet
+from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 MAX_TEXT = 128  # longest string kept from a packet
 MAX_CARRY = 1 << 16  # largest partial PDU kept between two segments of a direction
@@ -108,7 +108,7 @@ def guarded(protocol: str, server_ports: tuple[int, ...]) -> Callable[..., Any]:
             try:
                 return func(self, packet, state)
             except _PARSE_ERRORS as exc:
-                client, server, _ = _sides(packet, server_ports)
+                client, server, _ = Dissector.sides(packet, server_ports)
                 return [
                     Observation(
                         protocol=protocol,
@@ -124,11 +124,3 @@ def guarded(protocol: str, server_ports: tuple[int, ...]) -> Callable[..., Any]:
         return dissect
 
     return wrap
-
-
-def _sides(packet: Packet, server_ports: tuple[int, ...]) -> tuple[str, str, bool]:
-    if packet.dport in server_ports:
-        return packet.src, packet.dst, True
-    if packet.sport in server_ports:
-        return packet.dst, packet.src, False
-    return packet.src, packet.dst, True
