@@ -44,6 +44,7 @@ class Workspace:
     risk: RiskModel | None = None
     has_risk_file: bool = False
     assessments: list[tuple[str, Assessment]] = field(default_factory=list)
+    _checks: dict[dt.date, list[Diagnostic]] = field(default_factory=dict, repr=False, compare=False)
 
     def locate(self, diag: Diagnostic) -> Diagnostic:
         """Give a diagnostic the file:line:column of the closest known value on its path."""
@@ -55,8 +56,11 @@ class Workspace:
     def check(self, as_of: dt.date | None = None) -> list[Diagnostic]:
         """Load-time problems plus whole-workspace validation, located and in file order.
         Evidence expiry is judged on ``as_of`` (default today)."""
-        with paused_gc():
-            return self._check(as_of)
+        day = as_of or dt.date.today()
+        if day not in self._checks:  # commands check once for errors and again to show them
+            with paused_gc():
+                self._checks[day] = self._check(day)
+        return list(self._checks[day])
 
     def _check(self, as_of: dt.date | None) -> list[Diagnostic]:
         from zonewarden.assess.validate import validate_program
