@@ -22,6 +22,8 @@ from zonewarden.cli import discover as discover_cli
 from zonewarden.cli import evidence as evidence_cli
 from zonewarden.cli import questionnaire as questionnaire_cli
 from zonewarden.cli import report as report_cli
+from zonewarden.cli import rules as rules_cli
+from zonewarden.cli import traffic as traffic_cli
 from zonewarden.cli.output import console, err_console, fail
 from zonewarden.errors import InputError, ZoneWardenError
 
@@ -35,6 +37,8 @@ app = typer.Typer(
 )
 app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(evidence_cli.app, name="evidence")
+app.add_typer(rules_cli.app, name="rules")
+app.add_typer(traffic_cli.app, name="traffic")
 app.command("risk")(assess_cli.risk)
 app.command("assess")(assess_cli.assess_cmd)
 app.command("backlog")(assess_cli.backlog_cmd)

@@ -8,7 +8,7 @@ from rich.console import Console
 
 # Piped output (files, CI logs) gets a generous fixed width instead of 80 columns.
 console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay one line each (grep-able)
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -22,6 +22,7 @@ from zonewarden.traffic.capture import CaptureError, open_capture
 from zonewarden.traffic.decode import decode, mac_text, packets
 from zonewarden.traffic.dissectors import ETHERTYPES, TCP_PORTS, UDP_PORTS, for_packet
 from zonewarden.traffic.dissectors.base import Observation
+from zonewarden.traffic.events import Event, EventLog
 from zonewarden.traffic.flows import FlowTable
 from zonewarden.traffic.inventory import InventoryBuilder
 
@@ -39,7 +40,8 @@ class Discovery:
     flows: list[dict[str, Any]]
     stats: dict[str, Any]
     problems: list[dict[str, Any]]
-    observations: list[Observation] = field(default_factory=list)  # kept only when asked (detections)
+    observations: list[Observation] = field(default_factory=list)  # kept only when asked (tests, debugging)
+    events: list[Event] = field(default_factory=list)  # observations aggregated per hosts and function
 
 
 def discover(
@@ -59,6 +61,7 @@ def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, k
     macs: dict[int, set[int]] = defaultdict(set)  # IPv4 (int) -> source MACs (int)
     problems: list[dict[str, Any]] = []
     kept: list[Observation] = []
+    log = EventLog()
     per_protocol: dict[str, int] = defaultdict(int)
     files: list[dict[str, Any]] = []
     dissected = 0
@@ -88,6 +91,7 @@ def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, k
                         for obs in dissector.dissect(pkt, state):
                             obs.details.setdefault("file", name)
                             builder.add_observation(obs)
+                            log.add(name, obs)
                             per_protocol[obs.protocol] += 1
                             if row >= 0 and table.app_protocol[row] is None and obs.message != "malformed":
                                 table.app_protocol[row] = obs.protocol
@@ -137,7 +141,7 @@ def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, k
         "dissected_packets": dissected,
         "observations": dict(sorted(per_protocol.items())),
     }
-    return Discovery(hosts, flows, stats, problems, kept)
+    return Discovery(hosts, flows, stats, problems, kept, log.result())
 
 
 def _bind_macs(h: Any, macs: dict[int, set[int]]) -> None:

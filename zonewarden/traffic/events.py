@@ -1,0 +1,122 @@
+"""Observations aggregated into events: what happened between two hosts, how often, and when.
+
+A capture of a plant is mostly polling: the same request to the same device thousands of
+times. Detections and the traffic check need each distinct thing once, with how often it
+happened, the first and last packet (to open in Wireshark) and times. An :class:`Event`
+is that aggregate; :class:`EventLog` builds them from observations, one at a time or, for
+packets known to repeat an earlier one, many at once (:meth:`EventLog.add_repeats`).
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from zonewarden.traffic.dissectors.base import Observation
+
+# observation details that make two observations different events (e.g. an OPC UA channel
+# opened with security mode None is not the same event as one opened with SignAndEncrypt)
+KEY_DETAILS = ("security_mode", "security_policy", "unit_id", "object", "szl_id")
+
+
+@dataclass
+class Event:
+    """One distinct observation between two hosts in one capture file, with its repeats."""
+
+    file: str
+    protocol: str
+    client: str
+    server: str
+    message: str  # request, response, event, announce
+    operation: str | None
+    function: str | None
+    count: int
+    first_packet: int
+    first_time: float
+    last_packet: int
+    last_time: float
+    identity_of: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # of the first observation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "protocol": self.protocol,
+            "client": self.client,
+            "server": self.server,
+            "message": self.message,
+            "operation": self.operation,
+            "function": self.function,
+            "count": self.count,
+            "first_packet": self.first_packet,
+            "first_time": self.first_time,
+            "last_packet": self.last_packet,
+            "last_time": self.last_time,
+        }
+
+
+def event_key(file: str, obs: Observation) -> tuple[Any, ...]:
+    d = obs.details
+    return (
+        file,
+        obs.protocol,
+        obs.client,
+        obs.server,
+        obs.message,
+        obs.operation,
+        obs.function,
+        *(_hashable(d.get(k)) for k in KEY_DETAILS),
+    )
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+class EventLog:
+    """Accumulates events keyed by :func:`event_key`; malformed observations are not events."""
+
+    def __init__(self) -> None:
+        self.events: dict[tuple[Any, ...], Event] = {}
+
+    def add(self, file: str, obs: Observation) -> None:
+        self.add_repeats(file, obs, 1, obs.packet, obs.time)
+
+    def add_repeats(self, file: str, obs: Observation, count: int, last_packet: int, last_time: float) -> None:
+        """``obs`` seen ``count`` times, first as ``obs.packet``/``obs.time``, last as given."""
+        if obs.message == "malformed" or count <= 0:
+            return
+        key = event_key(file, obs)
+        ev = self.events.get(key)
+        if ev is None:
+            self.events[key] = Event(
+                file,
+                obs.protocol,
+                obs.client,
+                obs.server,
+                obs.message,
+                obs.operation,
+                obs.function,
+                count,
+                obs.packet,
+                obs.time,
+                last_packet,
+                last_time,
+                obs.identity_of,
+                dict(obs.details),
+            )
+            return
+        ev.count += count
+        if (obs.time, obs.packet) < (ev.first_time, ev.first_packet):
+            ev.first_packet, ev.first_time = obs.packet, obs.time
+        if (last_time, last_packet) > (ev.last_time, ev.last_packet):
+            ev.last_packet, ev.last_time = last_packet, last_time
+
+    def result(self) -> list[Event]:
+        return sorted(self.events.values(), key=lambda e: (e.file, e.first_packet, e.protocol))
