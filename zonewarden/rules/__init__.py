@@ -1,0 +1,1 @@
+"""Segmentation engineering: the intended policy from conduits, firewall rules generated and checked."""
