@@ -213,3 +213,11 @@ def test_aliases_become_canonical_protocols(write_workspace):
     )
     (rule,) = policy.rules
     assert rule.protocol == "s7" and rule.ports == ((102, 102),) and rule.life_safety and not rule.log
+
+
+def test_sides_keep_their_named_objects(demo):
+    (rule,) = _rules(demo, "scada-treatment/scada-modbus-m580")
+    assert rule.source_objects == (("scada-srv-a", (net("10.30.2.10/32"),)), ("scada-srv-b", (net("10.30.2.11/32"),)))
+    assert rule.destination_objects == (("plc-trt", (net("10.30.12.10/32"),)),)
+    (time,) = _rules(demo, "site-ops-scada/time")
+    assert time.source_objects == (("scada", (net("10.30.2.0/24"),)),)

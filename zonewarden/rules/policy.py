@@ -74,6 +74,10 @@ class PolicyRule:
     log: bool = True
     devices: tuple[str, ...] = ()  # the conduit's enforcing devices as declared; () = none (BOUNDARY)
     path: tuple[str | int, ...] = ()  # ("conduits", ci, "flows", fi) in plant.yaml: Workspace.locations finds it
+    # Each side as named objects, the endpoint references as written with their networks
+    # (('plc-trt', (10.30.12.10/32,)), ...): the address sets / object groups renderers name. () for 'any'.
+    source_objects: tuple[tuple[str, tuple[Network, ...]], ...] = ()
+    destination_objects: tuple[tuple[str, tuple[Network, ...]], ...] = ()
 
     @property
     def name(self) -> str:
@@ -151,9 +155,7 @@ class Policy:
     ) -> list[PolicyRule]:
         """The rules (of ``device``, or all) that let this session start; empty means the conduits deny it."""
         return [
-            r
-            for r in self.rules
-            if (device is None or device in r.rulesets) and r.permits(src, dst, transport, port)
+            r for r in self.rules if (device is None or device in r.rulesets) and r.permits(src, dst, transport, port)
         ]
 
 
@@ -202,16 +204,19 @@ def _collapse(nets: list[Network]) -> tuple[Network, ...]:
     return tuple(ipaddress.collapse_addresses(v4)) + tuple(ipaddress.collapse_addresses(v6))  # type: ignore[arg-type]
 
 
+Objects = tuple[tuple[str, tuple[Network, ...]], ...]
+
+
 def _endpoints(
     refs: list[str], resolver: Resolver, zone_networks: dict[str, tuple[Network, ...]]
-) -> tuple[tuple[str, ...], tuple[Network, ...]]:
-    """(zones, networks) of a flow side; ((), ()) when the side includes 'any'."""
+) -> tuple[tuple[str, ...], tuple[Network, ...], Objects]:
+    """(zones, networks, named objects) of a flow side; ((), (), ()) when the side includes 'any'."""
     zones: set[str] = set()
-    nets: list[Network] = []
+    objects: dict[str, tuple[Network, ...]] = {}
     for ref in refs:
         ep = resolver.endpoint(ref)
         if ep.kind == "any":
-            return (), ()
+            return (), (), ()
         if ep.error:
             raise _Unusable(ep.error)
         zones |= ep.zones or set()
@@ -220,18 +225,19 @@ def _endpoints(
             found = zone_networks.get(zid, ())
             if not found:
                 raise _Unusable(f"zone '{zid}' has no subnets and no asset addresses")
-            nets.extend(found)
+            objects[ref] = found
         elif ep.kind == "asset":
             aid = ref.split(":", 1)[1] if ref.lower().startswith("asset:") else ref
             asset = resolver.assets[aid][1]
             if not asset.ip:
                 raise _Unusable(f"asset '{aid}' has no IP address")
-            nets.extend(ipaddress.ip_network(a) for a in asset.ip)
+            objects[ref] = _collapse([ipaddress.ip_network(a) for a in asset.ip])
         else:
-            nets.append(ipaddress.ip_network(ref, strict=False))
+            objects[ref] = (ipaddress.ip_network(ref, strict=False),)
     if not refs:
         raise _Unusable("a side of the flow has no endpoint")
-    return tuple(sorted(zones)), _collapse(nets)
+    nets = _collapse([n for found in objects.values() for n in found])
+    return tuple(sorted(zones)), nets, tuple(objects.items())
 
 
 def _merge(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
@@ -283,8 +289,8 @@ def _rules(
     path: tuple[str | int, ...],
 ) -> list[PolicyRule]:
     protocol, services = _services(flow)
-    src_zones, sources = _endpoints(flow.from_, resolver, zone_networks)
-    dst_zones, destinations = _endpoints(flow.to, resolver, zone_networks)
+    src_zones, sources, source_objects = _endpoints(flow.from_, resolver, zone_networks)
+    dst_zones, destinations, destination_objects = _endpoints(flow.to, resolver, zone_networks)
     if sources and destinations and {n.version for n in sources}.isdisjoint({n.version for n in destinations}):
         raise _Unusable("initiators and responders have no IP version in common")
     return [
@@ -304,6 +310,8 @@ def _rules(
             log=flow.log,
             devices=tuple(dict.fromkeys(conduit.devices)),
             path=path,
+            source_objects=source_objects,
+            destination_objects=destination_objects,
         )
         for transport, ports in services
     ]
