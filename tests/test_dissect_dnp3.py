@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from _pcap_b import capture, make_packet, mutated, robust, run, seeds
+from _pcap import capture, make_packet, mutated, robust, run, seeds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -30,7 +30,7 @@ import struct
 from collections import Counter
 
 import pytest
-from _pcap_payloads import PCAPS, observe, payloads
+from _pcap import PCAPS, payloads, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -102,7 +102,7 @@ def test_vendor_and_device_tables() -> None:
 
 @pytest.mark.parametrize(("capture", "number"), [("enip/enip_test.pcap", 7), ("enip/enip_cip_example.pcap", 372)])
 def test_list_identity(capture: str, number: int) -> None:
-    obs = observe(DISSECTOR, capture)
+    obs = run(DISSECTOR, capture)
     check(obs)
     [answer] = [o for o in obs if o.identity]
     assert answer.packet == number and answer.message == "response" and answer.function == "ListIdentity"
@@ -123,7 +123,7 @@ def test_list_identity(capture: str, number: int) -> None:
 
 
 def test_firmware_change() -> None:
-    obs = observe(DISSECTOR, "enip/EIP-FirmwareChange.pcap")
+    obs = run(DISSECTOR, "enip/EIP-FirmwareChange.pcap")
     check(obs)
     updates = [o for o in requests(obs) if o.operation == "firmware-update"]
     assert len(updates) == 5245
@@ -143,7 +143,7 @@ def test_firmware_change() -> None:
 
 
 def test_remote_mode_change_is_a_stop() -> None:
-    obs = observe(DISSECTOR, "enip/EIP-RemoteModeChangeAttempt.pcap")
+    obs = run(DISSECTOR, "enip/EIP-RemoteModeChangeAttempt.pcap")
     check(obs)
     changes = [o for o in obs if o.operation not in (None, "read", "diagnostics")]
     assert [(o.packet, o.message, o.operation, o.function) for o in changes] == [
@@ -155,14 +155,14 @@ def test_remote_mode_change_is_a_stop() -> None:
 @pytest.mark.parametrize(("capture", "number"), [("enip/EIP-ChangeDateAttempt.pcap", 138),
                                                   ("enip/EIP-ChangeTimeAttempt.pcap", 386)])  # fmt: skip
 def test_clock_changes_are_time_sync(capture: str, number: int) -> None:
-    obs = observe(DISSECTOR, capture)
+    obs = run(DISSECTOR, capture)
     changes = [o for o in requests(obs) if o.operation not in ("read", "diagnostics")]
     assert [(o.packet, o.operation) for o in changes] == [(number, "time-sync")]
     assert changes[0].function == "Set_Attribute_List (Wall Clock Time (Logix))"
 
 
 def test_port_configuration_change_is_a_write() -> None:
-    obs = observe(DISSECTOR, "enip/EIP-ChangePortConfigurationAttempt.pcap")
+    obs = run(DISSECTOR, "enip/EIP-ChangePortConfigurationAttempt.pcap")
     [write] = [o for o in requests(obs) if o.operation == "write"]
     assert write.function == "Set_Attribute_Single (Ethernet Link)"
     assert write.details["path"] == {"class": 0xF6, "instance": 1, "attribute": 6}
@@ -171,7 +171,7 @@ def test_port_configuration_change_is_a_write() -> None:
 
 
 def test_online_download_to_a_controllogix() -> None:
-    obs = observe(DISSECTOR, "enip/EIP-RebootorRestart.pcap")
+    obs = run(DISSECTOR, "enip/EIP-RebootorRestart.pcap")
     check(obs)
     ops = {o.packet: o.operation for o in requests(obs) if o.operation in ("stop", "start", "restart")}
     assert ops == {399: "stop", 454: "restart", 804: "start"}
@@ -188,7 +188,7 @@ def test_online_download_to_a_controllogix() -> None:
 
 @pytest.mark.parametrize("capture", ["enip/cip-multiple-1.pcap", "enip/multiple_service_packet_cip.pcapng"])
 def test_multiple_service_packet_is_unwrapped_and_read_only(capture: str) -> None:
-    obs = observe(DISSECTOR, capture)
+    obs = run(DISSECTOR, capture)
     check(obs)
     assert len(obs) == 11
     assert {o.operation for o in obs} == {"read", "diagnostics"}
@@ -208,12 +208,12 @@ def test_multiple_service_packet_answers_match_their_requests() -> None:
 
 
 def test_set_attribute_single_is_a_write() -> None:
-    [obs] = observe(DISSECTOR, "enip/set_attribute_single_service_cip.pcapng")
+    [obs] = run(DISSECTOR, "enip/set_attribute_single_service_cip.pcapng")
     assert obs.operation == "write" and obs.function == "Set_Attribute_Single (Identity)"
 
 
 def test_implicit_io_is_classified_once_per_connection() -> None:
-    obs = observe(DISSECTOR, "enip/enip_cip_example.pcap")
+    obs = run(DISSECTOR, "enip/enip_cip_example.pcap")
     events = [o for o in obs if o.message == "event"]
     assert events and all(o.function == "Implicit I/O (class 0/1)" and o.operation is None for o in events)
     assert len({(o.client, o.details["connection_id"]) for o in events}) == len(events) == 24
@@ -281,7 +281,7 @@ def test_garbage() -> None:
 
 @pytest.mark.parametrize("capture", sorted(p.relative_to(PCAPS).as_posix() for p in _files("enip")))
 def test_every_capture_parses(capture: str) -> None:
-    obs = observe(DISSECTOR, capture)
+    obs = run(DISSECTOR, capture)
     check(obs)
     assert not [o.packet for o in obs if o.message == "malformed"]
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pcap_b import capture, frames, make_packet, mutated, packet, robust, run
+from _pcap import capture, frames, make_packet, mutated, packet, robust, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from zonewarden.traffic.dissectors import cdp, dhcp, http_server, lldp, netbios, snmp
-from zonewarden.traffic.dissectors._util_c import parse_description
+from zonewarden.traffic.dissectors._describe import parse_description
 from zonewarden.traffic.dissectors.base import Dissector, Observation
 
 SWITCH_MAC = "00:1b:1b:aa:bb:cc"

@@ -21,7 +21,7 @@ import struct
 from collections import Counter
 
 import pytest
-from _pcap_payloads import PCAPS, observe, payloads
+from _pcap import PCAPS, payloads, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -67,7 +67,7 @@ def test_module_contract() -> None:
 
 
 def test_read_device_identification_gives_the_server_identity() -> None:
-    obs = observe(DISSECTOR, "modbus/modbus_example.pcap")
+    obs = run(DISSECTOR, "modbus/modbus_example.pcap")
     check(obs)
     ident = [o for o in obs if o.identity]
     assert len(ident) == 1
@@ -83,7 +83,7 @@ def test_read_device_identification_gives_the_server_identity() -> None:
 
 
 def test_functions_diagnostics_and_exceptions() -> None:
-    obs = observe(DISSECTOR, "modbus/modbus_example.pcap")
+    obs = run(DISSECTOR, "modbus/modbus_example.pcap")
     by_packet = {o.packet: o for o in obs}
     assert by_packet[4].function == "Read Coils (1)" and by_packet[4].operation == "read"
     assert by_packet[4].details == {"transaction_id": 1, "unit_id": 4, "address": by_packet[4].details["address"],
@@ -102,7 +102,7 @@ def test_functions_diagnostics_and_exceptions() -> None:
 
 
 def test_several_adus_per_segment() -> None:
-    obs = observe(DISSECTOR, "modbus/ModbusTCP.pcap")
+    obs = run(DISSECTOR, "modbus/ModbusTCP.pcap")
     check(obs)
     per_packet = Counter(o.packet for o in obs)
     assert len(obs) == 15984  # tshark's 15976 plus 8 retransmitted segments
@@ -113,19 +113,19 @@ def test_several_adus_per_segment() -> None:
 
 @pytest.mark.parametrize("capture", ["modbus/modbus_test_2.pcap", "modbus/fuzz-1011.pcap"])
 def test_read_only_captures_have_no_changes(capture: str) -> None:
-    obs = observe(DISSECTOR, capture)
+    obs = run(DISSECTOR, capture)
     assert obs
     assert {o.operation for o in obs} == {"read"}
 
 
 def test_write_capture() -> None:
-    ops = Counter((o.function, o.message) for o in observe(DISSECTOR, "modbus/modbusSmall.pcap"))
+    ops = Counter((o.function, o.message) for o in run(DISSECTOR, "modbus/modbusSmall.pcap"))
     assert ops[("Write Multiple Coils (15)", "request")] == 8
     assert ops[("Read Coils (1)", "response")] == 8
 
 
 def test_umas_session() -> None:
-    obs = observe(DISSECTOR, "modicon-umas/modicon_test.pcap")
+    obs = run(DISSECTOR, "modicon-umas/modicon_test.pcap")
     check(obs)
     by_packet = {o.packet: o for o in obs}
     assert by_packet[4].function == "UMAS READ_ID (0x02)" and by_packet[4].operation == "diagnostics"
@@ -200,7 +200,7 @@ def test_garbage_and_truncation() -> None:
 @pytest.mark.parametrize("capture", sorted(p.relative_to(PCAPS).as_posix() for d in ("modbus", "modicon-umas")
                                             for p in _files(d)))  # fmt: skip
 def test_every_capture_parses(capture: str) -> None:
-    obs = observe(DISSECTOR, capture)
+    obs = run(DISSECTOR, capture)
     check(obs)
     assert obs
     malformed = [o.packet for o in obs if o.message == "malformed"]
@@ -209,7 +209,7 @@ def test_every_capture_parses(capture: str) -> None:
 
 
 def test_capture_helper_link_types() -> None:
-    from _pcap_payloads import packets
+    from _pcap import packets
 
     assert sum(1 for _ in packets("s7commplus/s7comm_plus.pcap")) == 160  # Linux cooked capture
     assert sum(1 for _ in packets("dnp3/opendnp3_6.1.2_dump.pcap")) == 36  # BSD null/loopback

@@ -10,7 +10,7 @@ import struct
 from collections import Counter
 
 import pytest
-from _pcap_b import PCAPS, frames, make_packet, mutated, packet, robust, run, seeds
+from _pcap import PCAPS, frames, make_packet, mutated, packet, robust, run, seeds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

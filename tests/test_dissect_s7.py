@@ -28,7 +28,7 @@ import struct
 from collections import Counter
 
 import pytest
-from _pcap_payloads import PCAPS, observe, payloads
+from _pcap import PCAPS, payloads, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -78,7 +78,7 @@ def test_module_contract() -> None:
 
 
 def test_szl_identity() -> None:
-    obs = observe(DISSECTOR, "s7comm/s7ident.pcap")
+    obs = run(DISSECTOR, "s7comm/s7ident.pcap")
     check(obs)
     ident = {o.packet: o for o in obs if o.identity}
     assert set(ident) == {11, 13, 19} and {o.identity_of for o in ident.values()} == {"172.17.0.2"}
@@ -101,7 +101,7 @@ def test_szl_identity() -> None:
 
 
 def test_fragmented_szl_answer_is_reassembled() -> None:
-    obs = observe(DISSECTOR, "s7comm/tia_s300_goOnline.pcapng")
+    obs = run(DISSECTOR, "s7comm/tia_s300_goOnline.pcapng")
     check(obs)
     assert not {o.operation for o in obs} & CHANGES
     by_packet = {o.packet: o for o in obs if o.identity}
@@ -120,7 +120,7 @@ def test_fragmented_szl_answer_is_reassembled() -> None:
 
 
 def test_hardware_configuration_download() -> None:
-    obs = observe(DISSECTOR, "s7comm/tia_s300_downloadHwConfig.pcapng")
+    obs = run(DISSECTOR, "s7comm/tia_s300_downloadHwConfig.pcapng")
     check(obs)
     asked = [o for o in obs if o.message == "request"]
     stop = [o for o in asked if o.operation == "stop"]
@@ -140,7 +140,7 @@ def test_hardware_configuration_download() -> None:
 
 
 def test_block_download() -> None:
-    obs = observe(DISSECTOR, "s7comm/s7comm_downloading_block_db1.pcap")
+    obs = run(DISSECTOR, "s7comm/s7comm_downloading_block_db1.pcap")
     check(obs)
     downloads = [o for o in obs if o.operation == "program-download" and o.message == "request"]
     assert [(o.packet, o.function) for o in downloads if o.function != "Download Block"] == [
@@ -153,18 +153,18 @@ def test_block_download() -> None:
 
 
 def test_read_only_and_write_captures() -> None:
-    clean = observe(DISSECTOR, "s7comm/s7comm_clean.pcap")
+    clean = run(DISSECTOR, "s7comm/s7comm_clean.pcap")
     assert Counter((o.message, o.function) for o in clean) == {
         ("request", "Read Var"): 2641,  # tshark: 2637 jobs, plus retransmitted segments
         ("response", "Read Var"): 2806,
     }
     assert clean[0].details["areas"] == ["I"]  # tshark: area 0x81
-    demo = observe(DISSECTOR, "s7comm/s7comm_varservice_libnodavedemo.pcap")
+    demo = run(DISSECTOR, "s7comm/s7comm_varservice_libnodavedemo.pcap")
     assert Counter(o.operation for o in demo if o.message == "request") == {"read": 3, "write": 4, None: 1}
 
 
 def test_s7comm_plus_download_and_identity() -> None:
-    obs = observe(DISSECTOR, "s7comm/S7-1200-Uploading-OB1-TIAV12.pcap")
+    obs = run(DISSECTOR, "s7comm/S7-1200-Uploading-OB1-TIAV12.pcap")
     check(obs)
     assert {o.protocol for o in obs} == {"s7comm-plus"}
     assert {o.details["version"] for o in obs} == {"V1", "V2"}
@@ -180,7 +180,7 @@ def test_s7comm_plus_download_and_identity() -> None:
     "capture", ["s7comm/S7-1511_db2_var1_HMI.pcap", "s7comm/S7-1511_db3_var1_HMI.pcap", "s7comm/S7-1511_db6w0_HMI.pcap"]
 )
 def test_s7comm_plus_hmi_reads_only(capture: str) -> None:
-    obs = observe(DISSECTOR, capture)
+    obs = run(DISSECTOR, capture)
     check(obs)
     assert not {o.operation for o in obs} & CHANGES
     assert "read" in {o.operation for o in obs}
@@ -189,7 +189,7 @@ def test_s7comm_plus_hmi_reads_only(capture: str) -> None:
 
 
 def test_s7comm_plus_v3_and_classic_side_by_side() -> None:
-    obs = observe(DISSECTOR, "s7commplus/s7comm_plus.pcap")
+    obs = run(DISSECTOR, "s7commplus/s7comm_plus.pcap")
     check(obs)
     plus = [o for o in obs if o.protocol == "s7comm-plus"]
     assert {o.details["version"] for o in plus} == {"V3"}
@@ -240,7 +240,7 @@ def test_other_iso_on_tcp_payloads_are_ignored() -> None:
 @pytest.mark.parametrize("capture", ["modbus/modbusBig.pcap"] + sorted(
     p.relative_to(PCAPS).as_posix() for d in ("s7comm", "s7commplus") for p in _files(d)))  # fmt: skip
 def test_every_capture_parses(capture: str) -> None:
-    obs = observe(DISSECTOR, capture)
+    obs = run(DISSECTOR, capture)
     check(obs)
     assert obs
     assert not [o.packet for o in obs if o.message == "malformed"]

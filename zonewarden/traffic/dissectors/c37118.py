@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, StreamBuffer, Truncated, guarded, malformed, text
-from zonewarden.traffic.dissectors._util_d import observation
+from zonewarden.traffic.dissectors._common import Reader, Truncated, guarded, malformed, observation, text
+from zonewarden.traffic.dissectors._stream import StreamBuffer
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "c37.118"

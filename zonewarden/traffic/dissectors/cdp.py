@@ -12,7 +12,7 @@ about the sender (``identity_of`` = the source MAC) and never raises. Decoded TL
 Device ID (1) -> ``name``, Addresses (2) and Management Addresses (0x16) -> ``ip``,
 Port ID (3), Capabilities (4) -> ``device_type``, Software Version (5) ->
 ``description`` (+ vendor/model/firmware by
-:func:`~zonewarden.traffic.dissectors._util_c.parse_description`), Platform (6) ->
+:func:`~zonewarden.traffic.dissectors._describe.parse_description`), Platform (6) ->
 ``platform`` and ``model``, VTP domain (9), native VLAN (0x0A).
 """
 
@@ -20,8 +20,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, Truncated, guarded, malformed, text
-from zonewarden.traffic.dissectors._util_c import ipv4_text, ipv6_text, observe, parse_description
+from zonewarden.traffic.dissectors._common import (
+    Reader,
+    Truncated,
+    guarded,
+    ipv4_text,
+    ipv6_text,
+    malformed,
+    observation,
+    text,
+)
+from zonewarden.traffic.dissectors._describe import parse_description
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "cdp"
@@ -128,7 +137,7 @@ class CDPDissector(Dissector):
         }
         details["capabilities"] = caps
         return [
-            observe(PROTOCOL, packet, sender, packet.dst, "announce", "CDP announcement", identity, sender, details)
+            observation(PROTOCOL, packet, sender, packet.dst, "announce", "CDP announcement", identity, sender, details)
         ]
 
 

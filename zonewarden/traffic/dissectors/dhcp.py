@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, guarded, malformed, text
-from zonewarden.traffic.dissectors._util_c import ipv4_text, mac_text, observe
+from zonewarden.traffic.dissectors._common import Reader, guarded, ipv4_text, mac_text, malformed, observation, text
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "dhcp"
@@ -98,7 +97,7 @@ class DHCPDissector(Dissector):
             details["parameter_request_list"] = ",".join(str(b) for b in options[55])
         function = f"DHCP {type_name}" if type_name else ("BOOTP Request" if op == 1 else "BOOTP Reply")
         message = "request" if op == 1 else "response"
-        return [observe(PROTOCOL, packet, client, server, message, function, identity, who, details)]
+        return [observation(PROTOCOL, packet, client, server, message, function, identity, who, details)]
 
 
 def _fqdn(raw: bytes) -> bytes:

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, StreamBuffer, Truncated, guarded, malformed
+from zonewarden.traffic.dissectors._common import Reader, Truncated, guarded, malformed
+from zonewarden.traffic.dissectors._stream import StreamBuffer
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "dnp3"

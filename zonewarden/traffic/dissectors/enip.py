@@ -43,7 +43,8 @@ import socket
 import struct
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_a import INVALID, NEED_MORE, frames, guarded, recall, remember, text
+from zonewarden.traffic.dissectors._common import guarded, text
+from zonewarden.traffic.dissectors._stream import INVALID, NEED_MORE, frames, recall, remember
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PORTS = (44818,)

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, guarded, hexid, malformed
-from zonewarden.traffic.dissectors._util_d import observation
+from zonewarden.traffic.dissectors._common import Reader, guarded, hexid, malformed, observation
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "fins"

@@ -17,8 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import guarded, text
-from zonewarden.traffic.dissectors._util_d import observation
+from zonewarden.traffic.dissectors._common import guarded, observation, text
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "fox"

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, guarded, hexid, malformed, text
-from zonewarden.traffic.dissectors._util_d import ber_children, ber_tlv, observation
+from zonewarden.traffic.dissectors._ber import ber_children, ber_tlv
+from zonewarden.traffic.dissectors._common import Reader, guarded, hexid, malformed, observation, text
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "goose"

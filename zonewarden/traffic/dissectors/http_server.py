@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import guarded, text
-from zonewarden.traffic.dissectors._util_c import observe, vendor_in
+from zonewarden.traffic.dissectors._common import guarded, observation, text
+from zonewarden.traffic.dissectors._describe import vendor_in
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "http"
@@ -65,7 +65,7 @@ class HTTPServerDissector(Dissector):
             if "x-powered-by" in fields:
                 details["powered_by"] = fields["x-powered-by"]
             function = f"HTTP {details['status']}" if details["status"] is not None else "HTTP response"
-            return [observe(PROTOCOL, packet, client, server, "response", function, identity, server, details)]
+            return [observation(PROTOCOL, packet, client, server, "response", function, identity, server, details)]
         method = data.split(b" ", 1)[0]
         if method in METHODS and b" HTTP/" in data.split(b"\n", 1)[0]:
             start, fields = headers(data)
@@ -73,7 +73,7 @@ class HTTPServerDissector(Dissector):
             details = {"method": method.decode(), "path": parts[1] if len(parts) > 2 else ""}
             if "host" in fields:
                 details["host"] = fields["host"]
-            return [observe(PROTOCOL, packet, client, server, "request", method.decode(), {}, None, details)]
+            return [observation(PROTOCOL, packet, client, server, "request", method.decode(), {}, None, details)]
         return []
 
 

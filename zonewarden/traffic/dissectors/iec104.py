@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import StreamBuffer, guarded, malformed
+from zonewarden.traffic.dissectors._common import guarded, malformed
+from zonewarden.traffic.dissectors._stream import StreamBuffer
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "iec104"

@@ -8,7 +8,7 @@ MAC). It never raises.
 Decoded TLVs: chassis ID (1) and port ID (2) with their subtypes, TTL (3), port
 description (4), system name (5) -> identity ``name``, system description (6) ->
 ``description`` plus vendor/model/firmware when the description has a known layout
-(:func:`~zonewarden.traffic.dissectors._util_c.parse_description`), system
+(:func:`~zonewarden.traffic.dissectors._describe.parse_description`), system
 capabilities (7) -> ``device_type`` (router, bridge, ...; enabled ones preferred)
 and management address (8) -> identity ``ip`` (IPv4/IPv6). Organisation-specific TLVs
 (127) are counted by OUI in ``details["org_tlvs"]``.
@@ -18,8 +18,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, Truncated, guarded, malformed, text
-from zonewarden.traffic.dissectors._util_c import ipv4_text, ipv6_text, mac_text, observe, parse_description
+from zonewarden.traffic.dissectors._common import (
+    Reader,
+    Truncated,
+    guarded,
+    ipv4_text,
+    ipv6_text,
+    mac_text,
+    malformed,
+    observation,
+    text,
+)
+from zonewarden.traffic.dissectors._describe import parse_description
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "lldp"
@@ -143,9 +153,8 @@ class LLDPDissector(Dissector):
         if "capabilities" in tlvs:
             details["capabilities"] = capability_names(tlvs["capabilities"])
             details["enabled_capabilities"] = capability_names(tlvs["enabled_capabilities"])
-        return [
-            observe(PROTOCOL, packet, sender, packet.dst, "announce", "LLDP announcement", identity, sender, details)
-        ]
+        function = "LLDP announcement"
+        return [observation(PROTOCOL, packet, sender, packet.dst, "announce", function, identity, sender, details)]
 
 
 DISSECTOR = LLDPDissector()

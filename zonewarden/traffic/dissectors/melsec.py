@@ -23,8 +23,7 @@ from __future__ import annotations
 import socket
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, Truncated, guarded, hexid, text
-from zonewarden.traffic.dissectors._util_d import observation
+from zonewarden.traffic.dissectors._common import Reader, Truncated, guarded, hexid, observation, text
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "melsec"

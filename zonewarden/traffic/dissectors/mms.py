@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import StreamBuffer, Truncated, guarded, text
-from zonewarden.traffic.dissectors._util_d import ber_children, ber_int, ber_tlv, observation
+from zonewarden.traffic.dissectors._ber import ber_children, ber_int, ber_tlv
+from zonewarden.traffic.dissectors._common import Truncated, guarded, observation, text
+from zonewarden.traffic.dissectors._stream import StreamBuffer
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "iec61850-mms"

@@ -20,8 +20,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, Truncated, guarded, malformed, text
-from zonewarden.traffic.dissectors._util_c import ipv4_text, mac_text, observe
+from zonewarden.traffic.dissectors._common import (
+    Reader,
+    Truncated,
+    guarded,
+    ipv4_text,
+    mac_text,
+    malformed,
+    observation,
+    text,
+)
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "netbios-ns"
@@ -131,7 +139,7 @@ class NetBIOSDissector(Dissector):
                 elif nb[0][1] in (0x00, 0x20):
                     identity["name"] = nb[0][0]
         client, server = packet.src, packet.dst
-        return [observe(PROTOCOL, packet, client, server, kind, function, identity, about, details)]
+        return [observation(PROTOCOL, packet, client, server, kind, function, identity, about, details)]
 
 
 def _label(name: tuple[str, int]) -> str:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, Truncated, guarded, malformed, text
+from zonewarden.traffic.dissectors._common import Reader, Truncated, guarded, malformed, text
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "opcua"

@@ -41,8 +41,9 @@ import re
 import struct
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_a import INVALID, MAX_CARRY, NEED_MORE, frames, guarded, recall, remember
-from zonewarden.traffic.dissectors._util_a import text as _text
+from zonewarden.traffic.dissectors._common import guarded
+from zonewarden.traffic.dissectors._common import text as _text
+from zonewarden.traffic.dissectors._stream import INVALID, MAX_CARRY, NEED_MORE, frames, recall, remember
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PORTS = (102,)

@@ -9,7 +9,7 @@ Decoded: version, PDU type, request id, error status and the varbind OIDs
 (``details["oids"]``, at most 32). Identity, about the agent (the responder, or the
 trap sender / the v1 agent-addr): ``description`` from sysDescr.0
 (1.3.6.1.2.1.1.1.0, plus vendor/model/firmware by
-:func:`~zonewarden.traffic.dissectors._util_c.parse_description`), ``name`` from
+:func:`~zonewarden.traffic.dissectors._describe.parse_description`), ``name`` from
 sysName.0 (1.3.6.1.2.1.1.5.0), ``sys_object_id`` from sysObjectID.0
 (1.3.6.1.2.1.1.2.0, and ``vendor`` from its private enterprise number when known);
 sysLocation.0/sysContact.0 go to ``details``. Communities are never stored:
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._util_b import Reader, Truncated, guarded, malformed, text
-from zonewarden.traffic.dissectors._util_c import ipv4_text, observe, parse_description
+from zonewarden.traffic.dissectors._common import Reader, Truncated, guarded, ipv4_text, malformed, observation, text
+from zonewarden.traffic.dissectors._describe import parse_description
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "snmp"
@@ -162,7 +162,7 @@ class SNMPDissector(Dissector):
         details: dict[str, Any] = {"version": {0: "v1", 1: "v2c", 3: "v3"}.get(version, str(version))}
         if "pdu" not in msg:
             return [
-                observe(PROTOCOL, packet, client, server, "request", f"SNMP{details['version']}", {}, None, details)
+                observation(PROTOCOL, packet, client, server, "request", f"SNMP{details['version']}", {}, None, details)
             ]
         community = text(msg["community"])
         details["default_community"] = community if community in DEFAULT_COMMUNITIES else False
@@ -197,7 +197,7 @@ class SNMPDissector(Dissector):
         message = {0xA2: "response", 0xA4: "event", 0xA7: "event", 0xA6: "event", 0xA8: "response"}.get(
             msg["pdu"], "request"
         )
-        return [observe(PROTOCOL, packet, client, server, message, name, identity, about, details, operation)]
+        return [observation(PROTOCOL, packet, client, server, message, name, identity, about, details, operation)]
 
 
 DISSECTOR = SNMPDissector()
