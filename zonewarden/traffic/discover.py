@@ -25,6 +25,7 @@ from zonewarden.traffic.dissectors.base import Observation
 from zonewarden.traffic.events import Event, EventLog
 from zonewarden.traffic.flows import FlowTable
 from zonewarden.traffic.inventory import InventoryBuilder
+from zonewarden.traffic.repeats import RepeatFilter
 
 ROUTER_MAC_IPS = 4  # a MAC seen as the source of more IPs than this is a router: not the hosts' own MAC
 _TCP = np.array(sorted(TCP_PORTS), dtype=np.uint16)
@@ -48,13 +49,21 @@ def discover(
     paths: Iterable[str | Path],
     progress: Callable[[int], None] | None = None,
     keep_observations: bool = False,
+    skip_repeats: bool = True,
 ) -> Discovery:
-    """Read every capture; ``progress`` is called with the bytes consumed so far per batch."""
+    """Read every capture; ``progress`` is called with the bytes consumed so far per batch.
+
+    ``skip_repeats``: packets that repeat an earlier one of their flow (see
+    :mod:`zonewarden.traffic.repeats`) are counted, not dissected again; the hosts and
+    events are the same. ``keep_observations`` (one observation per packet) dissects every packet.
+    """
     with paused_gc():
-        return _discover(list(paths), progress, keep_observations)
+        return _discover(list(paths), progress, keep_observations, skip_repeats and not keep_observations)
 
 
-def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, keep: bool) -> Discovery:
+def _discover(
+    paths: list[str | Path], progress: Callable[[int], None] | None, keep: bool, skip_repeats: bool
+) -> Discovery:
     table = FlowTable()
     builder = InventoryBuilder()
     states: dict[tuple[int, str], dict[str, Any]] = {}
@@ -65,6 +74,18 @@ def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, k
     per_protocol: dict[str, int] = defaultdict(int)
     files: list[dict[str, Any]] = []
     dissected = 0
+    repeats = RepeatFilter({6: TCP_PORTS, 17: UDP_PORTS, 0: ETHERTYPES}) if skip_repeats else None
+
+    def account(name: str) -> None:
+        """Add the repeats counted so far to the inventory and the events."""
+        if repeats is None:
+            return
+        for grp in repeats.flush():
+            for obs in grp.templates:
+                builder.add_observation(obs, grp.count, repeat=True)
+                log.add_repeats(name, obs, grp.count, grp.last_packet, grp.last_time)
+                per_protocol[obs.protocol] += grp.count
+
     for path in paths:
         name = str(path)
         try:
@@ -84,14 +105,24 @@ def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, k
                 mask |= (h.ip_version == 0) & np.isin(h.ethertype, _ETH)
                 mask &= h.payload_len > 0
                 picked = np.flatnonzero(mask)
-                for row, pkt in zip(rows[picked].tolist(), packets(h, mask), strict=True):
+                first: dict[int, Any] = {}
+                if repeats is not None:
+                    picked, first = repeats.split(h, picked, rows)
+                    if len(repeats.groups) >= repeats.max_groups:
+                        account(name)
+                    mask = np.zeros(len(h), dtype=bool)
+                    mask[picked] = True
+                for i, row, pkt in zip(picked.tolist(), rows[picked].tolist(), packets(h, mask), strict=True):
                     dissected += 1
+                    grp = first.get(i)
                     for dissector in for_packet(pkt.transport, pkt.sport, pkt.dport, pkt.ethertype):
                         state = states.setdefault((row, dissector.name), {})
                         for obs in dissector.dissect(pkt, state):
                             obs.details.setdefault("file", name)
                             builder.add_observation(obs)
                             log.add(name, obs)
+                            if grp is not None:
+                                grp.templates.append(obs)
                             per_protocol[obs.protocol] += 1
                             if row >= 0 and table.app_protocol[row] is None and obs.message != "malformed":
                                 table.app_protocol[row] = obs.protocol
@@ -99,6 +130,7 @@ def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, k
                                 kept.append(obs)
                 if progress is not None:
                     progress(cap.status.bytes)
+        account(name)
         status = cap.status
         files.append(
             {
@@ -139,6 +171,7 @@ def _discover(paths: list[str | Path], progress: Callable[[int], None] | None, k
         "flows": len(flows),
         "hosts": len(hosts),
         "dissected_packets": dissected,
+        "repeated_packets": repeats.repeats if repeats is not None else 0,
         "observations": dict(sorted(per_protocol.items())),
     }
     return Discovery(hosts, flows, stats, problems, kept, log.result())

@@ -18,7 +18,7 @@ from zonewarden.traffic.dissectors.base import Observation
 
 # observation details that make two observations different events (e.g. an OPC UA channel
 # opened with security mode None is not the same event as one opened with SignAndEncrypt)
-KEY_DETAILS = ("security_mode", "security_policy", "unit_id", "object", "szl_id")
+KEY_DETAILS = ("security_mode", "security_policy", "unit_id")  # see event_key
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Event:
 
 def event_key(file: str, obs: Observation) -> tuple[Any, ...]:
     d = obs.details
-    return (
+    key = (
         file,
         obs.protocol,
         obs.client,
@@ -67,16 +67,23 @@ def event_key(file: str, obs: Observation) -> tuple[Any, ...]:
         obs.message,
         obs.operation,
         obs.function,
-        *(_hashable(d.get(k)) for k in KEY_DETAILS),
+        d.get("security_mode"),
+        d.get("security_policy"),
+        d.get("unit_id"),
     )
+    try:
+        hash(key)
+    except TypeError:  # a detail that is a list or a dict
+        return tuple(k if _hashable(k) else repr(k) for k in key)
+    return key
 
 
-def _hashable(value: Any) -> Any:
+def _hashable(value: Any) -> bool:
     try:
         hash(value)
     except TypeError:
-        return repr(value)
-    return value
+        return False
+    return True
 
 
 class EventLog:

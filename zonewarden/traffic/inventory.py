@@ -96,12 +96,13 @@ class InventoryBuilder:
             client.used[protocol] += int(flow.get("packets", 0))
             client.peers_used[protocol].add(flow["server"])
 
-    def add_observation(self, obs: Observation) -> None:
+    def add_observation(self, obs: Observation, count: int = 1, repeat: bool = False) -> None:
+        """``count``: how many packets said this; ``repeat``: only count (the identity was taken already)."""
         if obs.message == "malformed":
             return
         if obs.operation and obs.message == "request":
-            self.host(obs.client).operations[obs.operation] += 1
-        if obs.identity and obs.identity_of:
+            self.host(obs.client).operations[obs.operation] += count
+        if obs.identity and obs.identity_of and not repeat:
             host = self.host(obs.identity_of)
             ip = obs.identity.get("ip")
             if host.ip is None and ip:  # a MAC-only identity (e.g. Profinet DCP) that names its IP

@@ -1,0 +1,85 @@
+"""Repeated packets skipped in bulk give the same inventory and events as dissecting every packet."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+from conftest import SHARED
+
+from zonewarden.traffic.discover import discover
+
+PCAPS = SHARED / "pcaps"
+CAPTURES = sorted(p for p in PCAPS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".gz")) if PCAPS.is_dir() else []
+
+
+def _events(d):
+    return sorted(
+        (e.file, e.protocol, e.client, e.server, e.message, e.operation or "", e.function or "")
+        + (e.count, e.first_packet, e.last_packet)
+        for e in d.events
+    )
+
+
+def _hosts(d):
+    return json.dumps(d.hosts, sort_keys=True, default=str)
+
+
+@pytest.mark.skipif(not CAPTURES, reason="../shared/data/pcaps is not here")
+def test_same_result_on_every_shared_capture() -> None:
+    skipped = 0
+    for path in CAPTURES:
+        every = discover([path], skip_repeats=False)
+        fast = discover([path])
+        assert _events(fast) == _events(every), path.name
+        assert _hosts(fast) == _hosts(every), path.name
+        assert fast.stats["dissected_packets"] + fast.stats["repeated_packets"] == every.stats["dissected_packets"]
+        skipped += fast.stats["repeated_packets"]
+    assert skipped > 10_000  # the corpus is full of polling: the filter must find it
+
+
+def _modbus_capture(path, polls: int) -> None:
+    """A client polling holding registers, the values changing in every answer, and one write."""
+    eth = bytes.fromhex("020000000002" "020000000001" "0800")
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+
+    def frame(src: int, dst: int, sport: int, dport: int, payload: bytes, seq: int) -> bytes:
+        tcp = struct.pack(">HHIIBBHHH", sport, dport, seq, 0, 0x50, 0x18, 8192, 0, 0)
+        total = 20 + len(tcp) + len(payload)
+        addresses = bytes([10, 0, 0, src]), bytes([10, 0, 0, dst])
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, total, 0, 0, 64, 6, 0, *addresses)
+        return eth + ip + tcp + payload
+
+    frames = []
+    for i in range(polls):
+        req = struct.pack(">HHHBBHH", i, 0, 6, 1, 3, 0, 2)
+        rsp = struct.pack(">HHHBBB", i, 0, 7, 1, 3, 4) + struct.pack(">HH", i, i * 7 & 0xFFFF)
+        frames.append(frame(1, 2, 40000, 502, req, i * 12))
+        frames.append(frame(2, 1, 502, 40000, rsp, i * 13))
+    frames.append(frame(1, 2, 40000, 502, struct.pack(">HHHBBHH", 9999, 0, 6, 1, 6, 10, 42), 99999))
+    for k, f in enumerate(frames):
+        out.append(struct.pack("<IIII", 1_700_000_000 + k, 0, len(f), len(f)) + f)
+    path.write_bytes(b"".join(out))
+
+
+def test_polling_is_counted_not_dissected(tmp_path) -> None:
+    cap = tmp_path / "poll.pcap"
+    _modbus_capture(cap, 500)
+    fast = discover([cap])
+    every = discover([cap], skip_repeats=False)
+    assert fast.stats["dissected_packets"] < 10 and fast.stats["repeated_packets"] > 990
+    assert _events(fast) == _events(every)
+    reads = [e for e in fast.events if e.operation == "read" and e.message == "request"]
+    assert [(e.count, e.first_packet, e.last_packet) for e in reads] == [(500, 1, 999)]
+    writes = [e for e in fast.events if e.operation == "write"]
+    assert [(e.count, e.first_packet) for e in writes] == [(1, 1001)]  # a write among the polls is never lost
+    host = next(h for h in fast.hosts if h["ip"] == "10.0.0.1")
+    assert host == next(h for h in every.hosts if h["ip"] == "10.0.0.1")
+
+
+def test_observations_kept_means_every_packet_dissected(tmp_path) -> None:
+    cap = tmp_path / "poll.pcap"
+    _modbus_capture(cap, 20)
+    d = discover([cap], keep_observations=True)
+    assert d.stats["repeated_packets"] == 0 and len(d.observations) == 41

@@ -1,0 +1,338 @@
+"""Repeated packets, found in bulk, so that only the first of each is dissected.
+
+A plant's traffic is mostly polling: the same request to the same device, answered with
+the same kind of response, thousands of times per minute. Dissecting each copy in Python
+says nothing new. Per batch, this module computes for every packet headed for a
+dissector a *repeat key* in bulk (numpy): the flow, the direction, and a 128-bit hash of
+the payload with the bytes that carry no meaning for the dissectors' findings blanked
+(transaction ids, sequence counters, timestamps, process values). The first packet of
+each key is dissected as usual; later packets with the same key only count: they are
+added to the first packet's observations (count, last packet, last time) in bulk.
+
+What is blanked is declared per protocol in :data:`SPECS`, one entry per dissector,
+written from the protocol's framing:
+
+* a ``framing`` check: TCP packets are candidates only when they hold exactly whole
+  PDUs (by the protocol's length field), so a skipped packet can never be half of a
+  message the dissector's stream reassembly needs. TCP protocols with no spec are
+  always dissected; UDP and Ethernet-only protocols with no spec are skipped only
+  when the whole payload repeats byte for byte;
+* ``holes``: byte ranges blanked in every packet (e.g. the Modbus transaction id);
+* ``tail``: where the don't-care tail begins (e.g. the register values of a Modbus
+  read response), or the length when the whole payload counts;
+* ``never``: packets that are always dissected (identity responses, request/response
+  pairs the dissectors match by transaction id, program transfers).
+
+Exactness: keys compare flow, direction, file, protocol and the hashed length exactly,
+and the payload by two independent 64-bit multiplicative hashes (a false match needs
+both to collide). ``tests/test_repeats.py`` checks, on every shared capture, that the
+hosts and events found with repeats skipped equal those found dissecting every packet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+_CAP = 1024  # payload bytes hashed at most; longer payloads are dissected unless their tail is don't-care
+
+
+def _weights(seed: int, n: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(1, 2**63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+_W1 = _weights(0x5EED1, _CAP)
+_W2 = _weights(0x5EED2, _CAP)
+
+
+class Fields:
+    """Vectorized reads of payload fields: one value per packet, 0 where the payload is too short."""
+
+    def __init__(self, data: np.ndarray, off: np.ndarray, length: np.ndarray, to_server: np.ndarray) -> None:
+        self.data = data  # the batch buffer as uint8
+        self.off = off  # payload offset per packet (int64)
+        self.length = length  # payload length per packet (int64)
+        self.to_server = to_server  # bool: the packet goes to the protocol's well-known port
+
+    def u8(self, pos: Any) -> np.ndarray:
+        pos = np.broadcast_to(np.asarray(pos, dtype=np.int64), self.length.shape)
+        ok = pos < self.length
+        idx = self.off + np.where(ok, pos, 0)
+        return np.where(ok, self.data[np.minimum(idx, len(self.data) - 1)].astype(np.int64), 0)
+
+    def be16(self, pos: Any) -> np.ndarray:
+        return (self.u8(pos) << 8) | self.u8(np.asarray(pos) + 1)
+
+    def le16(self, pos: Any) -> np.ndarray:
+        return self.u8(pos) | (self.u8(np.asarray(pos) + 1) << 8)
+
+    def le32(self, pos: Any) -> np.ndarray:
+        return self.le16(pos) | (self.le16(np.asarray(pos) + 2) << 16)
+
+
+@dataclass
+class Cut:
+    """What a spec says about each packet of its protocol."""
+
+    cacheable: np.ndarray  # bool
+    tail: np.ndarray  # int64: bytes from here on are ignored (the length when all count)
+    holes: list[tuple[np.ndarray | int, np.ndarray | int]] = field(default_factory=list)  # [lo, hi) ignored
+
+
+Spec = Callable[[Fields], Cut]
+
+
+def _modbus(f: Fields) -> Cut:
+    n = f.length
+    fc = f.u8(7) & 0x7F
+    ok = (n >= 8) & (n == 6 + f.be16(4))
+    # identity answers (FC 43, FC 17) and UMAS (FC 90, paired by transaction id) are always dissected
+    ok &= ~np.isin(fc, (17, 43, 90))
+    req = f.to_server
+    tail = n.copy()
+    read_rsp = ~req & np.isin(f.u8(7), (1, 2, 3, 4))
+    tail = np.where(read_rsp, np.minimum(9, n), tail)  # register and coil values
+    tail = np.where(req & np.isin(fc, (15, 16)), np.minimum(13, n), tail)  # values written
+    tail = np.where(req & np.isin(fc, (5, 6)), np.minimum(10, n), tail)
+    return Cut(ok, tail, [(0, 2)])  # transaction id
+
+
+def _tpkt(f: Fields) -> Cut:
+    """Port 102: TPKT/COTP carrying S7comm, S7comm-plus or MMS."""
+    n = f.length
+    ok = (n >= 7) & (f.u8(0) == 3) & (f.be16(2) == n)
+    tail = n.copy()
+    holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
+    s7 = (f.u8(5) == 0xF0) & (f.u8(7) == 0x32)
+    rosctr = f.u8(8)
+    ok &= ~(s7 & (rosctr == 7))  # userdata: SZL reads and answers (identity), always dissected
+    param = np.where(rosctr == 3, 19, 17)
+    function = f.u8(param)
+    # program transfer, PI services (start, ...) and stop are always dissected
+    ok &= ~(s7 & ((function >= 0x1A) & (function <= 0x1F) | np.isin(function, (0x28, 0x29))))
+    data = param + f.be16(13)
+    values = s7 & (((rosctr == 3) & (function == 0x04)) | ((rosctr == 1) & (function == 0x05)))
+    tail = np.where(values, np.minimum(data, n), tail)  # values read or written
+    holes.append((np.where(s7, 11, 0), np.where(s7, 13, 0)))  # PDU reference
+    return Cut(ok, tail, holes)
+
+
+def _enip(f: Fields) -> Cut:
+    n = f.length
+    tcp_like = f.length >= 24
+    cmd = f.le16(0)
+    ok = tcp_like & (n == 24 + f.le16(2))
+    tail = n.copy()
+    holes: list[tuple[np.ndarray | int, np.ndarray | int]] = [(12, 20)]  # sender context
+    cpf = np.isin(cmd, (0x6F, 0x70)) & (f.le16(30) == 2)
+    len1 = f.le16(34)
+    item2 = 36 + len1
+    data = item2 + 4
+    connected = cmd == 0x70
+    cip = np.where(connected, data + 2, data)
+    holes.append((np.where(cpf & connected, data, 0), np.where(cpf & connected, data + 2, 0)))  # sequence count
+    service = f.u8(cip)
+    reply = (service & 0x80) != 0
+    # replies are named after their request (class, attribute), so only requests are skipped
+    ok &= ~cpf | ~reply
+    path_end = cip + 2 + 2 * f.u8(cip + 1)
+    write_like = ~reply & np.isin(service, (0x4D, 0x10, 0x53))
+    tail = np.where(cpf & write_like, path_end, tail)
+    tail = np.minimum(tail, n)
+    return Cut(ok, tail, holes)
+
+
+def _c37118(f: Fields) -> Cut:
+    n = f.length
+    ok = (n >= 16) & (f.u8(0) == 0xAA) & (f.be16(2) == n)
+    data_frame = (f.u8(1) & 0x70) == 0
+    tail = np.where(data_frame, np.minimum(6, n), n)  # SOC, FRACSEC, measurements, CRC
+    return Cut(ok, tail)
+
+
+def _ads(f: Fields) -> Cut:
+    n = f.length
+    ok = (n >= 38) & (n == 6 + f.le32(2))
+    return Cut(ok, n.copy())
+
+
+SPECS: dict[str, Spec] = {
+    "modbus": _modbus,
+    "s7": _tpkt,
+    "mms": _tpkt,
+    # "enip": replies are named after their request, so skipping either loses the pairing
+    "c37.118": _c37118,
+    "ads": _ads,
+}
+
+
+def _exact(f: Fields) -> Cut:
+    return Cut(np.ones(len(f.length), dtype=bool), f.length.copy())
+
+
+def _never(f: Fields) -> Cut:
+    return Cut(np.zeros(len(f.length), dtype=bool), f.length.copy())
+
+
+@dataclass
+class Group:
+    """The first packet of a repeat key, its observations, and the repeats counted since."""
+
+    templates: list[Any] = field(default_factory=list)
+    count: int = 0
+    last_packet: int = 0
+    last_time: float = 0.0
+
+
+_TCP, _UDP, _ETH = 6, 17, 0
+_MIX_ROW = np.uint64(0xD6E8FEB86659FD93)
+_MIX_K2 = np.uint64(0xA0761D6478BD642F)
+
+
+class RepeatFilter:
+    """Splits each batch's dissector-bound packets into first occurrences (dissected) and repeats (counted).
+
+    ``tables`` maps 6 (TCP) and 17 (UDP) to {port: dissector names} and 0 to {EtherType: names},
+    as :mod:`zonewarden.traffic.dissectors` registers them; a packet takes the spec of the first
+    dissector registered for its destination port, else its source port (as ``for_packet`` does).
+    Groups live until :meth:`flush` (at the end of each file, and when more than ``max_groups``
+    are held, so memory stays bounded).
+    """
+
+    def __init__(self, tables: dict[int, dict[int, list[Any]]], max_groups: int = 100_000) -> None:
+        self.max_groups = max_groups
+        self.specs: list[Spec] = []
+        index: dict[tuple[int, str], int] = {}
+        self.port_spec: dict[int, np.ndarray] = {}
+        for transport, table in tables.items():
+            lookup = np.full(65536, -1, dtype=np.int64)
+            for port, dissectors in table.items():
+                name = dissectors[0].name
+                spec = SPECS.get(name, _never)
+                key = (transport, name)
+                if key not in index:
+                    index[key] = len(self.specs)
+                    self.specs.append(spec)
+                lookup[port] = index[key]
+            self.port_spec[transport] = lookup
+        self.groups: dict[tuple[int, int, int], Group] = {}
+        self.repeats = 0
+
+    def split(self, h: Any, picked: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, dict[int, Group]]:
+        """(batch rows to dissect, in order; {batch row: its new group} for first occurrences)."""
+        if not len(picked):
+            return picked, {}
+        proto = h.proto[picked]
+        transport = np.where(h.ip_version[picked] == 0, _ETH, proto.astype(np.int64))
+        spec_index = np.full(len(picked), -1, dtype=np.int64)
+        to_server = np.ones(len(picked), dtype=bool)
+        for t in (_TCP, _UDP):
+            sel = np.flatnonzero(transport == t)
+            if len(sel):
+                lookup = self.port_spec[t]
+                by_dst = lookup[h.dport[picked[sel]]]
+                by_src = lookup[h.sport[picked[sel]]]
+                spec_index[sel] = np.where(by_dst >= 0, by_dst, by_src)
+                to_server[sel] = by_dst >= 0
+        sel = np.flatnonzero(transport == _ETH)
+        if len(sel):
+            spec_index[sel] = self.port_spec[_ETH][h.ethertype[picked[sel]]]
+        flow = rows[picked]
+        usable = (spec_index >= 0) & (flow >= 0)
+        cacheable, key1, key2 = keys(h, picked, to_server, self.specs, np.where(usable, spec_index, 0))
+        cacheable &= usable
+        c = np.flatnonzero(cacheable)
+        first: dict[int, Group] = {}
+        if not len(c):
+            return picked, first
+        g = key1[c] ^ (key2[c] * _MIX_K2) ^ (flow[c].astype(np.uint64) * _MIX_ROW)
+        _, first_pos, inverse, counts = np.unique(g, return_index=True, return_inverse=True, return_counts=True)
+        order = np.argsort(inverse, kind="stable")
+        last_pos = order[np.cumsum(counts) - 1]
+        number, ts = h.raw.number, h.raw.ts_ns
+        dissect = ~cacheable
+        groups = self.groups
+        for u, (fp, lp, n) in enumerate(zip(first_pos.tolist(), last_pos.tolist(), counts.tolist(), strict=True)):
+            i = int(c[fp])
+            key = (int(flow[i]), int(key1[i]), int(key2[i]))
+            grp = groups.get(key)
+            if grp is None:
+                if len(groups) >= self.max_groups:
+                    dissect[c[inverse == u]] = True  # full: dissect them all, cache nothing new
+                    continue
+                grp = groups[key] = Group()
+                first[int(picked[i])] = grp
+                dissect[i] = True
+                n -= 1
+            if n:
+                last = int(picked[c[lp]])
+                grp.count += n
+                grp.last_packet = int(number[last])
+                grp.last_time = int(ts[last]) / 1e9
+                self.repeats += n
+        return picked[np.flatnonzero(dissect)], first
+
+    def flush(self) -> list[Group]:
+        """The groups with repeats, handed over for accounting; the filter starts afresh."""
+        out = [grp for grp in self.groups.values() if grp.count and grp.templates]
+        self.groups = {}
+        return out
+
+
+def keys(
+    h: Any, picked: np.ndarray, to_server: np.ndarray, specs: list[Spec], spec_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cacheable, key1, key2) per picked packet; key1/key2 hash the kept payload bytes and mix in
+    the flow row, the direction, the spec and (where the tail counts) the length."""
+    data = np.frombuffer(h.raw.buf, dtype=np.uint8)
+    off = h.payload_off[picked].astype(np.int64)
+    length = h.payload_len[picked].astype(np.int64)
+    n = len(picked)
+    cacheable = np.zeros(n, dtype=bool)
+    tail = length.copy()
+    hole_lo = [np.zeros(n, dtype=np.int64)]
+    hole_hi = [np.zeros(n, dtype=np.int64)]
+    for s in np.unique(spec_index).tolist():
+        sel = np.flatnonzero(spec_index == s)
+        f = Fields(data, off[sel], length[sel], to_server[sel])
+        cut = specs[s](f)
+        cacheable[sel] = cut.cacheable
+        tail[sel] = cut.tail
+        for k, (lo, hi) in enumerate(cut.holes):
+            while len(hole_lo) <= k:
+                hole_lo.append(np.zeros(n, dtype=np.int64))
+                hole_hi.append(np.zeros(n, dtype=np.int64))
+            hole_lo[k][sel] = lo
+            hole_hi[k][sel] = hi
+    cacheable &= (tail <= _CAP) & (tail >= 0)
+    key1 = np.zeros(n, dtype=np.uint64)
+    key2 = np.zeros(n, dtype=np.uint64)
+    idx = np.flatnonzero(cacheable)
+    if len(idx):
+        e = tail[idx]
+        total = int(e.sum())
+        starts = np.zeros(len(idx), dtype=np.int64)
+        np.cumsum(e[:-1], out=starts[1:])
+        rel = np.arange(total, dtype=np.int64) - np.repeat(starts, e)
+        pos = np.repeat(off[idx], e) + rel
+        b = data[pos].astype(np.uint64) + np.uint64(1)  # +1: a blanked byte differs from a zero byte
+        owner = np.repeat(np.arange(len(idx)), e)
+        for lo, hi in zip(hole_lo, hole_hi, strict=True):
+            blank = (rel >= lo[idx][owner]) & (rel < hi[idx][owner])
+            b[blank] = 0
+        nonempty = e > 0
+        h1 = np.zeros(len(idx), dtype=np.uint64)
+        h2 = np.zeros(len(idx), dtype=np.uint64)
+        if total:
+            seg = starts[nonempty]
+            h1[nonempty] = np.add.reduceat(b * _W1[rel], seg)
+            h2[nonempty] = np.add.reduceat(b * _W2[rel], seg)
+        key1[idx] = h1 ^ (e.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        key2[idx] = h2 ^ (
+            (to_server[idx].astype(np.uint64) << np.uint64(63)) | (spec_index[idx].astype(np.uint64) << np.uint64(48))
+        )
+    return cacheable, key1, key2
