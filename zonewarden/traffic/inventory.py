@@ -45,6 +45,7 @@ class Host:
     macs: set[str] = field(default_factory=set)
     identity: dict[str, str] = field(default_factory=dict)
     evidence: list[dict[str, Any]] = field(default_factory=list)  # where each identity value came from
+    evidence_seen: set[tuple[str, str, str, str]] = field(default_factory=set)  # the first packet saying it is enough
     served: Counter[str] = field(default_factory=Counter)  # protocol -> packets as server
     used: Counter[str] = field(default_factory=Counter)  # protocol -> packets as client
     peers_served: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -114,14 +115,13 @@ class InventoryBuilder:
                     continue
                 text = str(value).strip()
                 host.identity.setdefault(key, text)
+                message = obs.function or obs.message
+                said = (key, text, obs.protocol, message)
+                if said in host.evidence_seen:
+                    continue
+                host.evidence_seen.add(said)
                 host.evidence.append(
-                    {
-                        "field": key,
-                        "value": text,
-                        "protocol": obs.protocol,
-                        "packet": obs.packet,
-                        "message": obs.function or obs.message,
-                    }
+                    {"field": key, "value": text, "protocol": obs.protocol, "packet": obs.packet, "message": message}
                 )
 
     def result(self) -> list[dict[str, Any]]:

@@ -81,6 +81,9 @@ class Cut:
     cacheable: np.ndarray  # bool
     tail: np.ndarray  # int64: bytes from here on are ignored (the length when all count)
     holes: list[tuple[np.ndarray | int, np.ndarray | int]] = field(default_factory=list)  # [lo, hi) ignored
+    # request/response pairing: a response (from the server) is matched to the latest earlier request
+    # of its flow with the same pair value (>= 0); -1: not paired. See RepeatFilter.split.
+    pair: np.ndarray | None = None
 
 
 Spec = Callable[[Fields], Cut]
@@ -122,28 +125,33 @@ def _tpkt(f: Fields) -> Cut:
 
 
 def _enip(f: Fields) -> Cut:
+    """EtherNet/IP encapsulation; CIP replies are named after their request, so they are paired."""
     n = f.length
-    tcp_like = f.length >= 24
     cmd = f.le16(0)
-    ok = tcp_like & (n == 24 + f.le16(2))
+    ok = (n >= 24) & (n == 24 + f.le16(2))
     tail = n.copy()
     holes: list[tuple[np.ndarray | int, np.ndarray | int]] = [(12, 20)]  # sender context
     cpf = np.isin(cmd, (0x6F, 0x70)) & (f.le16(30) == 2)
-    len1 = f.le16(34)
-    item2 = 36 + len1
+    item2 = 36 + f.le16(34)
     data = item2 + 4
-    connected = cmd == 0x70
+    connected = cpf & (f.le16(item2) == 0x00B1)
+    unconnected = cpf & (f.le16(item2) == 0x00B2)
+    ok &= ~cpf | connected | unconnected
     cip = np.where(connected, data + 2, data)
-    holes.append((np.where(cpf & connected, data, 0), np.where(cpf & connected, data + 2, 0)))  # sequence count
+    holes.append((np.where(connected, data, 0), np.where(connected, data + 2, 0)))  # sequence count
     service = f.u8(cip)
-    reply = (service & 0x80) != 0
-    # replies are named after their request (class, attribute), so only requests are skipped
-    ok &= ~cpf | ~reply
-    path_end = cip + 2 + 2 * f.u8(cip + 1)
-    write_like = ~reply & np.isin(service, (0x4D, 0x10, 0x53))
-    tail = np.where(cpf & write_like, path_end, tail)
+    reply = cpf & ((service & 0x80) != 0)
+    # a reply's data (values, attributes) is don't-care: its key includes its request's key
+    tail = np.where(reply, cip + 4 + 2 * f.u8(cip + 3), tail)
+    write_like = cpf & ~reply & np.isin(service, (0x4D, 0x10, 0x53))  # the values written
+    tail = np.where(write_like, cip + 2 + 2 * f.u8(cip + 1), tail)
     tail = np.minimum(tail, n)
-    return Cut(ok, tail, holes)
+    # the dissector matches a reply to its request by the sender context (unconnected) or the
+    # sequence count (connected)
+    context = f.le32(12) ^ (f.le32(16) * 0x9E3779B1)
+    pair = np.where(unconnected, (context & ((1 << 62) - 1)) | (1 << 62), -1)
+    pair = np.where(connected, f.le16(data), pair)
+    return Cut(ok, tail, holes, pair)
 
 
 def _c37118(f: Fields) -> Cut:
@@ -164,7 +172,7 @@ SPECS: dict[str, Spec] = {
     "modbus": _modbus,
     "s7": _tpkt,
     "mms": _tpkt,
-    # "enip": replies are named after their request, so skipping either loses the pairing
+    "enip": _enip,
     "c37.118": _c37118,
     "ads": _ads,
 }
@@ -223,7 +231,12 @@ class RepeatFilter:
         self.repeats = 0
 
     def split(self, h: Any, picked: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, dict[int, Group]]:
-        """(batch rows to dissect, in order; {batch row: its new group} for first occurrences)."""
+        """(batch rows to dissect, in order; {batch row: its new group} for first occurrences).
+
+        Paired protocols keep the dissectors' request state exact: a reply's key includes the
+        key of the request it answers, a reply that is dissected has its request dissected too,
+        and a request is skipped only when its reply is in the same batch and skipped as well.
+        """
         if not len(picked):
             return picked, {}
         proto = h.proto[picked]
@@ -243,38 +256,64 @@ class RepeatFilter:
             spec_index[sel] = self.port_spec[_ETH][h.ethertype[picked[sel]]]
         flow = rows[picked]
         usable = (spec_index >= 0) & (flow >= 0)
-        cacheable, key1, key2 = keys(h, picked, to_server, self.specs, np.where(usable, spec_index, 0))
+        cacheable, key1, key2, pair = keys(h, picked, to_server, self.specs, np.where(usable, spec_index, 0))
         cacheable &= usable
+        paired = usable & (pair >= 0)
+        request_of = _match_requests(flow, pair, paired, to_server)
+        replies = np.flatnonzero(request_of >= 0)
+        if len(replies):  # a reply's key includes its request's key
+            q = request_of[replies]
+            key1[replies] ^= key1[q] * _MIX_ROW
+            key2[replies] ^= key2[q] * _MIX_K2
+            cacheable[replies] &= cacheable[q]
+        cacheable[paired & ~to_server & (request_of < 0)] = False  # a reply whose request is not in the batch
         c = np.flatnonzero(cacheable)
         first: dict[int, Group] = {}
         if not len(c):
             return picked, first
         g = key1[c] ^ (key2[c] * _MIX_K2) ^ (flow[c].astype(np.uint64) * _MIX_ROW)
-        _, first_pos, inverse, counts = np.unique(g, return_index=True, return_inverse=True, return_counts=True)
-        order = np.argsort(inverse, kind="stable")
-        last_pos = order[np.cumsum(counts) - 1]
-        number, ts = h.raw.number, h.raw.ts_ns
-        dissect = ~cacheable
+        _, first_pos, inverse = np.unique(g, return_index=True, return_inverse=True)
         groups = self.groups
-        for u, (fp, lp, n) in enumerate(zip(first_pos.tolist(), last_pos.tolist(), counts.tolist(), strict=True)):
+        found: list[Group | None] = []
+        skip = np.zeros(len(picked), dtype=bool)
+        skip[c] = True
+        for u, fp in enumerate(first_pos.tolist()):
             i = int(c[fp])
             key = (int(flow[i]), int(key1[i]), int(key2[i]))
             grp = groups.get(key)
             if grp is None:
                 if len(groups) >= self.max_groups:
-                    dissect[c[inverse == u]] = True  # full: dissect them all, cache nothing new
+                    skip[c[inverse == u]] = False  # full: dissect them all, cache nothing new
+                    found.append(None)
                     continue
                 grp = groups[key] = Group()
                 first[int(picked[i])] = grp
-                dissect[i] = True
-                n -= 1
-            if n:
-                last = int(picked[c[lp]])
+                skip[i] = False
+            found.append(grp)
+        # the pairing constraints: a dissected reply needs its request dissected; a skipped request
+        # needs its reply in the batch and skipped
+        if paired.any():
+            skip[request_of[replies[~skip[replies]]]] = False
+            answered = np.zeros(len(picked), dtype=bool)
+            answered[request_of[replies[skip[replies]]]] = True
+            skip[paired & to_server & ~answered] = False
+        repeated = np.flatnonzero(skip[c])
+        if len(repeated):
+            which = inverse[repeated]
+            uniq, counts = np.unique(which, return_counts=True)
+            last = np.zeros(len(first_pos), dtype=np.int64)
+            np.maximum.at(last, which, c[repeated])
+            number, ts = h.raw.number, h.raw.ts_ns
+            for u, n in zip(uniq.tolist(), counts.tolist(), strict=True):
+                grp = found[u]
+                if grp is None:
+                    continue
+                at = int(picked[last[u]])
                 grp.count += n
-                grp.last_packet = int(number[last])
-                grp.last_time = int(ts[last]) / 1e9
+                if int(number[at]) >= grp.last_packet:
+                    grp.last_packet, grp.last_time = int(number[at]), int(ts[at]) / 1e9
                 self.repeats += n
-        return picked[np.flatnonzero(dissect)], first
+        return picked[np.flatnonzero(~skip)], first
 
     def flush(self) -> list[Group]:
         """The groups with repeats, handed over for accounting; the filter starts afresh."""
@@ -285,14 +324,15 @@ class RepeatFilter:
 
 def keys(
     h: Any, picked: np.ndarray, to_server: np.ndarray, specs: list[Spec], spec_index: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cacheable, key1, key2) per picked packet; key1/key2 hash the kept payload bytes and mix in
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(cacheable, key1, key2, pair) per picked packet; key1/key2 hash the kept payload bytes and mix in
     the flow row, the direction, the spec and (where the tail counts) the length."""
     data = np.frombuffer(h.raw.buf, dtype=np.uint8)
     off = h.payload_off[picked].astype(np.int64)
     length = h.payload_len[picked].astype(np.int64)
     n = len(picked)
     cacheable = np.zeros(n, dtype=bool)
+    pair = np.full(n, -1, dtype=np.int64)
     tail = length.copy()
     hole_lo = [np.zeros(n, dtype=np.int64)]
     hole_hi = [np.zeros(n, dtype=np.int64)]
@@ -302,6 +342,8 @@ def keys(
         cut = specs[s](f)
         cacheable[sel] = cut.cacheable
         tail[sel] = cut.tail
+        if cut.pair is not None:
+            pair[sel] = cut.pair
         for k, (lo, hi) in enumerate(cut.holes):
             while len(hole_lo) <= k:
                 hole_lo.append(np.zeros(n, dtype=np.int64))
@@ -335,4 +377,18 @@ def keys(
         key2[idx] = h2 ^ (
             (to_server[idx].astype(np.uint64) << np.uint64(63)) | (spec_index[idx].astype(np.uint64) << np.uint64(48))
         )
-    return cacheable, key1, key2
+    return cacheable, key1, key2, pair
+
+
+def _match_requests(flow: np.ndarray, pair: np.ndarray, paired: np.ndarray, to_server: np.ndarray) -> np.ndarray:
+    """For each reply (paired, from the server): the index of the latest earlier request of its flow with
+    the same pair value, or -1. Requests and unpaired packets get -1."""
+    out = np.full(len(flow), -1, dtype=np.int64)
+    idx = np.flatnonzero(paired)
+    if not len(idx):
+        return out
+    order = idx[np.lexsort((idx, pair[idx], flow[idx]))]  # by flow, pair value, then packet order
+    prev, cur = order[:-1], order[1:]
+    hit = (flow[prev] == flow[cur]) & (pair[prev] == pair[cur]) & to_server[prev] & ~to_server[cur]
+    out[cur[hit]] = prev[hit]
+    return out
