@@ -168,7 +168,28 @@ def _ads(f: Fields) -> Cut:
     return Cut(ok, n.copy())
 
 
+def _bacnet(f: Fields) -> Cut:
+    """BACnet/IP: BVLC, NPDU (variable: destination and source specifiers), APDU; the invoke id is blanked."""
+    n = f.length
+    ok = (f.u8(0) == 0x81) & (f.be16(2) == n)
+    npdu = np.where(f.u8(1) == 0x04, 10, 4)  # Forwarded-NPDU carries the original source (6 bytes)
+    ok &= f.u8(npdu) == 1
+    control = f.u8(npdu + 1)
+    pos = npdu + 2
+    has_dst, has_src = (control & 0x20) != 0, (control & 0x08) != 0
+    pos = np.where(has_dst, pos + 3 + f.u8(pos + 2), pos)
+    pos = np.where(has_src, pos + 3 + f.u8(pos + 2), pos)
+    pos = np.where(has_dst, pos + 1, pos)  # hop count
+    apdu = (control & 0x80) == 0
+    kind = f.u8(pos) >> 4
+    invoke = np.where(kind == 0, pos + 2, pos + 1)
+    blank = apdu & (kind != 1) & (kind <= 7)  # every APDU type but unconfirmed requests has an invoke id
+    ok &= pos < n
+    return Cut(ok, n.copy(), [(np.where(blank, invoke, 0), np.where(blank, invoke + 1, 0))])
+
+
 SPECS: dict[str, Spec] = {
+    "bacnet": _bacnet,
     "modbus": _modbus,
     "s7": _tpkt,
     "mms": _tpkt,
@@ -351,6 +372,7 @@ def keys(
             hole_lo[k][sel] = lo
             hole_hi[k][sel] = hi
     cacheable &= (tail <= _CAP) & (tail >= 0)
+    forward = _forward(h, picked)
     key1 = np.zeros(n, dtype=np.uint64)
     key2 = np.zeros(n, dtype=np.uint64)
     idx = np.flatnonzero(cacheable)
@@ -375,7 +397,7 @@ def keys(
             h2[nonempty] = np.add.reduceat(b * _W2[rel], seg)
         key1[idx] = h1 ^ (e.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
         key2[idx] = h2 ^ (
-            (to_server[idx].astype(np.uint64) << np.uint64(63)) | (spec_index[idx].astype(np.uint64) << np.uint64(48))
+            (forward[idx].astype(np.uint64) << np.uint64(63)) | (spec_index[idx].astype(np.uint64) << np.uint64(48))
         )
     return cacheable, key1, key2, pair
 
@@ -391,4 +413,27 @@ def _match_requests(flow: np.ndarray, pair: np.ndarray, paired: np.ndarray, to_s
     prev, cur = order[:-1], order[1:]
     hit = (flow[prev] == flow[cur]) & (pair[prev] == pair[cur]) & to_server[prev] & ~to_server[cur]
     out[cur[hit]] = prev[hit]
+    return out
+
+
+def _forward(h: Any, picked: np.ndarray) -> np.ndarray:
+    """The packet's direction within its flow: True when (source, port) sorts before (destination, port).
+
+    Protocols that use the same port on both sides (BACnet, C37.118 over UDP) need this: the
+    well-known port alone does not tell who sent a packet."""
+    v = h.ip_version[picked]
+    sport, dport = h.sport[picked].astype(np.int64), h.dport[picked].astype(np.int64)
+    s4, d4 = h.src4[picked].astype(np.int64), h.dst4[picked].astype(np.int64)
+    out = (s4 < d4) | ((s4 == d4) & (sport < dport))
+    six = np.flatnonzero(v == 6)
+    if len(six):
+        rows = picked[six]
+        s6, d6 = h.src6[rows], h.dst6[rows]
+        hi_lt, hi_eq = s6[:, 0] < d6[:, 0], s6[:, 0] == d6[:, 0]
+        lo_lt, lo_eq = s6[:, 1] < d6[:, 1], s6[:, 1] == d6[:, 1]
+        out[six] = hi_lt | (hi_eq & (lo_lt | (lo_eq & (sport[six] < dport[six]))))
+    l2 = np.flatnonzero(v == 0)
+    if len(l2):
+        src_mac, dst_mac = h.macs(picked[l2])
+        out[l2] = src_mac < dst_mac
     return out
