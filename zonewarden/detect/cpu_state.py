@@ -1,0 +1,28 @@
+"""CPU stop, start and restart: S7 PLC stop/start, DNP3 cold/warm restart, Modbus FC 8 restart,
+CIP reset and run/program mode changes."""
+
+from __future__ import annotations
+
+from zonewarden.detect.base import Alert, Context, event_alert, requests
+
+_TEXT = {
+    "stop": ("critical", "stopped the CPU of (or put into program mode)", ["T0858", "T0881"]),
+    "start": ("high", "started the CPU of (or put into run mode)", ["T0858"]),
+    "restart": ("high", "restarted", ["T0816"]),
+}
+
+
+class CpuState:
+    name = "cpu-state"
+    title = "Controller stop, start or restart"
+
+    def run(self, ctx: Context) -> list[Alert]:
+        out = []
+        for ev in requests(ctx, set(_TEXT)):
+            severity, verb, techniques = _TEXT[ev.operation or ""]
+            text = f"{ev.client} {verb} {ev.server} ({ev.protocol}: {ev.function}); the process it runs may stop"
+            out.append(event_alert(ctx, ev, self.name, severity, text, techniques))
+        return out
+
+
+DETECTOR = CpuState()

@@ -1,0 +1,55 @@
+"""New host: an IP address seen in the capture that is neither a declared asset nor in the baseline."""
+
+from __future__ import annotations
+
+from zonewarden.detect.base import Alert, Context
+
+_INDUSTRIAL_CLIENT = {"scada-client", "engineering-workstation", "hmi"}
+
+
+class NewHost:
+    name = "new-host"
+    title = "Host not in the model"
+
+    def run(self, ctx: Context) -> list[Alert]:
+        out = []
+        for host in ctx.hosts:
+            ip = host.get("ip")
+            if not ip or ip in ctx.asset_by_ip or ip in ctx.baseline.hosts or ip in ("0.0.0.0", "::"):
+                continue
+            if ip.startswith(("224.", "239.", "255.", "ff")):
+                continue
+            zone = ctx.zone(ip)
+            commands = bool(_INDUSTRIAL_CLIENT & set(host.get("roles", [])))
+            techniques = ["T0864", "T0848"] if commands else ["T0864"]
+            where = f"in zone '{zone}'" if zone else "in no zone"
+            text = f"{ip} ({host.get('vendor') or 'unknown vendor'}) is not a declared asset; seen {where}" + (
+                ", acting as an industrial client (possible rogue master)" if commands else ""
+            )
+            first = _first(ctx, ip)
+            out.append(
+                Alert(
+                    self.name,
+                    "high" if commands or ctx.is_control_zone(zone) else "medium",
+                    ip,
+                    zone,
+                    None,
+                    None,
+                    host.get("first_seen"),
+                    ctx.file,
+                    first,
+                    text,
+                    techniques,
+                    1,
+                    {"roles": host.get("roles", []), "mac": host.get("mac")},
+                )
+            )
+        return out
+
+
+def _first(ctx: Context, ip: str) -> int | None:
+    packets = [f["first_packet"] for f in ctx.flows if ip in (f["client"], f["server"])]
+    return min(packets) if packets else None
+
+
+DETECTOR = NewHost()
