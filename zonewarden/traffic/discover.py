@@ -21,9 +21,10 @@ from zonewarden.perf import paused_gc
 from zonewarden.traffic.capture import CaptureError, open_capture
 from zonewarden.traffic.decode import decode, mac_text, packets
 from zonewarden.traffic.dissectors import ETHERTYPES, TCP_PORTS, UDP_PORTS, for_packet
-from zonewarden.traffic.dissectors.base import Observation
+from zonewarden.traffic.dissectors.base import Observation, Packet
 from zonewarden.traffic.events import Event, EventLog
 from zonewarden.traffic.flows import FlowTable
+from zonewarden.traffic.fragments import Reassembler
 from zonewarden.traffic.inventory import InventoryBuilder
 from zonewarden.traffic.repeats import RepeatFilter
 
@@ -74,7 +75,10 @@ def _discover(
     per_protocol: dict[str, int] = defaultdict(int)
     files: list[dict[str, Any]] = []
     dissected = 0
+    fragments = {"fragments": 0, "reassembled": 0}
     repeats = RepeatFilter({6: TCP_PORTS, 17: UDP_PORTS, 0: ETHERTYPES}) if skip_repeats else None
+    reassembler = Reassembler()
+    first_rows: dict[Any, int] = {}  # fragmented datagram -> the flow row of its first fragment
 
     def account(name: str) -> None:
         """Add the repeats counted so far to the inventory and the events."""
@@ -103,7 +107,7 @@ def _discover(
                     is_udp & (np.isin(h.dport, _UDP) | np.isin(h.sport, _UDP))
                 )
                 mask |= (h.ip_version == 0) & np.isin(h.ethertype, _ETH)
-                mask &= h.payload_len > 0
+                mask &= (h.payload_len > 0) & ~h.fragment
                 picked = np.flatnonzero(mask)
                 first: dict[int, Any] = {}
                 if repeats is not None:
@@ -112,7 +116,12 @@ def _discover(
                         account(name)
                     mask = np.zeros(len(h), dtype=bool)
                     mask[picked] = True
-                for i, row, pkt in zip(picked.tolist(), rows[picked].tolist(), packets(h, mask), strict=True):
+                work: Iterable[tuple[int, int, Packet]] = zip(
+                    picked.tolist(), rows[picked].tolist(), packets(h, mask), strict=True
+                )
+                if h.fragment.any():
+                    work = sorted([*work, *_reassembled(h, rows, reassembler, first_rows)], key=lambda w: w[0])
+                for i, row, pkt in work:
                     dissected += 1
                     grp = first.get(i)
                     for dissector in for_packet(pkt.transport, pkt.sport, pkt.dport, pkt.ethertype):
@@ -131,6 +140,11 @@ def _discover(
                 if progress is not None:
                     progress(cap.status.bytes)
         account(name)
+        for problem in reassembler.problems:
+            problems.append({"file": name, "packet": problem.packet, "offset": None, "problem": problem.detail})
+        fragments["fragments"] += reassembler.counts["fragments"]
+        fragments["reassembled"] += reassembler.counts["completed"]
+        reassembler, first_rows = Reassembler(), {}
         status = cap.status
         files.append(
             {
@@ -172,9 +186,70 @@ def _discover(
         "hosts": len(hosts),
         "dissected_packets": dissected,
         "repeated_packets": repeats.repeats if repeats is not None else 0,
+        "ip_fragments": fragments["fragments"],
+        "reassembled_datagrams": fragments["reassembled"],
         "observations": dict(sorted(per_protocol.items())),
     }
     return Discovery(hosts, flows, stats, problems, kept, log.result())
+
+
+def _reassembled(
+    h: Any, rows: np.ndarray, reassembler: Reassembler, first_rows: dict[Any, int]
+) -> list[tuple[int, int, Packet]]:
+    """IPv4 fragments of the batch into the reassembler; (batch row, flow row, packet) for each datagram
+    completed whose transport ports have a dissector. IPv6 fragments are counted by the decoder only."""
+    out: list[tuple[int, int, Packet]] = []
+    buf = h.raw.buf
+    for i in np.flatnonzero(h.fragment & (h.ip_version == 4)).tolist():
+        l3 = int(h.l3_off[i])
+        head = buf[l3 : l3 + 20]
+        if len(head) < 20:
+            continue
+        ihl = (head[0] & 0x0F) * 4
+        total = int.from_bytes(head[2:4], "big")
+        ident, flags = int.from_bytes(head[4:6], "big"), int.from_bytes(head[6:8], "big")
+        src, dst, proto = int(h.src4[i]), int(h.dst4[i]), head[9]
+        key = (src, dst, proto, ident)
+        offset = (flags & 0x1FFF) * 8
+        if offset == 0:
+            first_rows[key] = int(rows[i])
+        payload = buf[l3 + ihl : l3 + max(total, ihl)]
+        whole = reassembler.add(key, offset, bool(flags & 0x2000), payload, float(h.ts_ns[i]) / 1e9, int(h.number[i]))
+        if whole is None or proto not in (6, 17):
+            continue
+        row = first_rows.pop(key, -1)
+        header = (((whole[12] >> 4) * 4) if len(whole) > 12 else 20) if proto == 6 else 8
+        if len(whole) < max(header, 8):
+            continue
+        sport, dport = int.from_bytes(whole[0:2], "big"), int.from_bytes(whole[2:4], "big")
+        transport = "tcp" if proto == 6 else "udp"
+        if not for_packet(transport, sport, dport):
+            continue
+        src_mac, dst_mac = h.macs(np.array([i]))
+        out.append(
+            (
+                i,
+                row,
+                Packet(
+                    int(h.number[i]),
+                    float(h.ts_ns[i]) / 1e9,
+                    _v4(src),
+                    _v4(dst),
+                    sport,
+                    dport,
+                    transport,
+                    whole[header:],
+                    mac_text(int(src_mac[0])) if src_mac[0] else None,
+                    mac_text(int(dst_mac[0])) if dst_mac[0] else None,
+                    0x0800,
+                ),
+            )
+        )
+    return out
+
+
+def _v4(value: int) -> str:
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
 
 
 def _bind_macs(h: Any, macs: dict[int, set[int]]) -> None:
