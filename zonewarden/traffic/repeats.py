@@ -12,16 +12,19 @@ added to the first packet's observations (count, last packet, last time) in bulk
 What is blanked is declared per protocol in :data:`SPECS`, one entry per dissector,
 written from the protocol's framing:
 
-* a ``framing`` check: TCP packets are candidates only when they hold exactly whole
-  PDUs (by the protocol's length field), so a skipped packet can never be half of a
-  message the dissector's stream reassembly needs. TCP protocols with no spec are
-  always dissected; UDP and Ethernet-only protocols with no spec are skipped only
-  when the whole payload repeats byte for byte;
+* a ``framing`` check: TCP packets are candidates only when they hold exactly one
+  whole PDU (by the protocol's length field), so a skipped packet can never be half
+  of a message the dissector's stream reassembly needs. Protocols with no spec are
+  always dissected; stateless datagram and frame dissectors (CDP, LLDP, NetBIOS, DHCP,
+  SNMP) are skipped when the whole payload repeats byte for byte;
 * ``holes``: byte ranges blanked in every packet (e.g. the Modbus transaction id);
 * ``tail``: where the don't-care tail begins (e.g. the register values of a Modbus
   read response), or the length when the whole payload counts;
-* ``never``: packets that are always dissected (identity responses, request/response
-  pairs the dissectors match by transaction id, program transfers).
+* ``cacheable`` false: packets that are always dissected (identity responses, program
+  transfers, pairs the dissector matches by a field the spec cannot follow);
+* ``pair``: for request/response protocols whose replies are named after their request
+  (EtherNet/IP CIP), the field the dissector matches them by: a reply's key includes its
+  request's key, and the two are skipped or dissected together.
 
 Exactness: keys compare flow, direction, file, protocol and the hashed length exactly,
 and the payload by two independent 64-bit multiplicative hashes (a false match needs
@@ -188,8 +191,31 @@ def _bacnet(f: Fields) -> Cut:
     return Cut(ok, n.copy(), [(np.where(blank, invoke, 0), np.where(blank, invoke + 1, 0))])
 
 
+def _iec104(f: Fields) -> Cut:
+    """One APCI per segment: I-format sequence numbers blanked, the information objects (values) don't-care."""
+    n = f.length
+    ok = (f.u8(0) == 0x68) & (f.u8(1) + 2 == n)
+    i_format = (f.u8(2) & 1) == 0
+    s_format = (f.u8(2) & 3) == 1
+    tail = np.where(i_format, np.minimum(12, n), n)  # APCI + type, VSQ, COT, OA, common address
+    lo = np.where(i_format, 2, np.where(s_format, 4, 0))
+    hi = np.where(i_format | s_format, 6, 0)
+    return Cut(ok, tail, [(lo, hi)])
+
+
+def _exact(f: Fields) -> Cut:
+    """A datagram or frame skipped only when it repeats byte for byte (stateless dissectors)."""
+    return Cut(np.ones(len(f.length), dtype=bool), f.length.copy())
+
+
 SPECS: dict[str, Spec] = {
     "bacnet": _bacnet,
+    "iec104": _iec104,
+    "cdp": _exact,
+    "lldp": _exact,
+    "netbios-ns": _exact,
+    "dhcp": _exact,
+    "snmp": _exact,
     "modbus": _modbus,
     "s7": _tpkt,
     "mms": _tpkt,
@@ -197,10 +223,6 @@ SPECS: dict[str, Spec] = {
     "c37.118": _c37118,
     "ads": _ads,
 }
-
-
-def _exact(f: Fields) -> Cut:
-    return Cut(np.ones(len(f.length), dtype=bool), f.length.copy())
 
 
 def _never(f: Fields) -> Cut:
