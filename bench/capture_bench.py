@@ -253,18 +253,20 @@ def main() -> None:
     print(f"zonewarden read+decode+flows: peak traced allocations {peak / 1e6:.1f} MB; "
           f"max RSS of a fresh process doing only that {_fresh_rss_mb(path):.0f} MB "
           f"(the interpreter and numpy alone: {_fresh_rss_mb(None):.0f} MB)")  # fmt: skip
+    print(f"zonewarden discover (whole): max RSS of a fresh process {_fresh_rss_mb(path, whole=True):.0f} MB")
     print("nfstream counts packets of IP flows only; scapy ran on a slice.")
 
 
-def _fresh_rss_mb(path: Path | None) -> float:
+def _fresh_rss_mb(path: Path | None, whole: bool = False) -> float:
     """Peak RSS of a new interpreter that imports our modules and, given a path, runs ours on it."""
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import capture_bench as b; "
-        "sys.argv[2] and b.ours(b.Path(sys.argv[2]), True); "
+        "from zonewarden.traffic.discover import discover; "
+        "sys.argv[2] and (discover([sys.argv[2]]) if sys.argv[3] else b.ours(b.Path(sys.argv[2]), True)); "
         "print([x for x in open('/proc/self/status') if x.startswith('VmHWM')][0].split()[1])"
     )  # VmHWM: ru_maxrss would include the parent's peak, kept across fork and exec
-    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(path or "")],
-                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    args = [str(Path(__file__).parent), str(path or ""), "1" if whole else ""]
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True).stdout
     return int(out.split()[-1]) / 1024
 
 
