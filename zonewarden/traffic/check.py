@@ -84,7 +84,36 @@ def _intervals(nets: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.nd
         lo = int(np.searchsorted(bounds, np.uint64(first)))
         hi = int(np.searchsorted(bounds, np.uint64(last + 1))) if last + 1 < 2**64 else len(bounds)
         values[lo:hi] = value
-    return bounds, values
+    keep = np.ones(len(values), bool)  # merge neighbours with the same zone: assets inside their own subnet
+    keep[1:] = values[1:] != values[:-1]
+    return bounds[keep], values[keep]
+
+
+def _page_tables(starts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Direct look-up tables over the IPv4 intervals.
+
+    ``table16[a >> 16]``: a zone index (>= 0) or -1 when the whole /16 has one answer, else
+    ``-2 - p`` for page ``p``; ``pages[p, (a >> 8) & 255]``: the answer for a /24, or -2 when the
+    /24 holds more than one (then the intervals are searched)."""
+    if len(starts) > 1 << 20:  # absurdly fragmented address plans: the search alone is fine
+        return np.zeros(0, np.int32), np.zeros((0, 256), np.int32)
+
+    def uniform(lo: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+        first = np.searchsorted(starts, lo, side="right") - 1
+        last = np.searchsorted(starts, lo + np.uint64(span - 1), side="right") - 1
+        return first == last, values[first]
+
+    blocks = np.arange(1 << 16, dtype=np.uint64) << np.uint64(16)
+    same, value = uniform(blocks, 1 << 16)
+    table16 = np.where(same, value, -2).astype(np.int32)
+    mixed = np.flatnonzero(~same)
+    table16[mixed] = -2 - np.arange(len(mixed), dtype=np.int32)
+    subs = (
+        (mixed.astype(np.uint64) << np.uint64(16))[:, None] + (np.arange(256, dtype=np.uint64) << np.uint64(8))
+    ).ravel()
+    same24, value24 = uniform(subs, 256)
+    pages = np.where(same24, value24, -2).astype(np.int32).reshape(len(mixed), 256)
+    return table16, pages
 
 
 @dataclass
@@ -97,6 +126,8 @@ class ZoneMap:
     values: np.ndarray  # zone index per interval, -1 outside every zone
     asset_ips: np.ndarray  # sorted IPv4 addresses of declared assets
     resolver: Resolver
+    table16: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # see _page_tables
+    pages: np.ndarray = field(default_factory=lambda: np.zeros((0, 256), np.int32))
 
     @classmethod
     def build(cls, plant: Plant, resolver: Resolver | None = None) -> ZoneMap:
@@ -118,10 +149,29 @@ class ZoneMap:
                     if zone_id in index:
                         nets.append((int(address), int(address), 33, index[zone_id]))  # an asset beats any subnet
         starts, values = _intervals(nets)
-        return cls(zones, index, starts, values, np.unique(np.array(ips, np.uint64)), resolver)
+        table16, pages = _page_tables(starts, values)
+        return cls(zones, index, starts, values, np.unique(np.array(ips, np.uint64)), resolver, table16, pages)
 
     def lookup(self, addresses: np.ndarray) -> np.ndarray:
-        """Zone index (int64, -1 for none) of each IPv4 address (uint64)."""
+        """Zone index (int64, -1 for none) of each IPv4 address (uint64).
+
+        Two gathers per address (/16 table, then a /24 page); the interval search only for
+        addresses in a /24 that holds more than one zone (assets declared outside their subnet's
+        zone, subnets smaller than /24)."""
+        if not len(self.table16):
+            return self._search(addresses)
+        a = addresses.astype(np.int64)
+        out = self.table16[a >> 16]
+        paged = np.flatnonzero(out <= -2)
+        if len(paged):
+            sub = self.pages[-(out[paged] + 2), (a[paged] >> 8) & 0xFF]
+            out[paged] = sub
+            fine = paged[sub == -2]
+            if len(fine):
+                out[fine] = self._search(addresses[fine])
+        return out.astype(np.int64)
+
+    def _search(self, addresses: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.starts, addresses, side="right") - 1
         return self.values[pos]
 
@@ -162,6 +212,11 @@ class CompiledPolicy:
     key_rule: np.ndarray  # rule index per key
     slow: dict[int, list[int]]  # pair key -> rule indices needing the second pass
     rule_ranges: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # per pair key, when zones^2 is small enough: (conduit + 1) << 48 | first key << 16 | key count
+    pair_table: np.ndarray | None = None
+
+
+PAIR_TABLE_LIMIT = 1 << 24  # zone pairs; above this, sorted look-ups instead of direct tables
 
 
 def _pair(src: int, dst: int, z: int) -> int:
@@ -210,6 +265,14 @@ def compile_policy(plant: Plant, zone_map: ZoneMap, policy: Policy | None = None
             ranges[ri] = (*_net_ranges(rule.sources), *_net_ranges(rule.destinations))
     pairs = np.array(sorted(pair_conduit), np.int64)
     keys = np.array(sorted(keyed), np.int64)
+    table: np.ndarray | None = None
+    if 0 < z * z <= PAIR_TABLE_LIMIT and len(conduits) < 0xFFFF:
+        # one packed word per zone pair: (conduit + 1) << 48 | first key << 16 | key count
+        table = np.zeros(z * z, np.int64)
+        table[pairs] = (np.array([pair_conduit[p] for p in pairs.tolist()], np.int64) + 1) << 48
+        if len(keys):
+            uniq, at, n = np.unique(keys >> 18, return_index=True, return_counts=True)
+            table[uniq] |= (at.astype(np.int64) << 16) | np.minimum(n, 0xFFFF)
     return CompiledPolicy(
         policy,
         rules,
@@ -221,6 +284,7 @@ def compile_policy(plant: Plant, zone_map: ZoneMap, policy: Policy | None = None
         np.array([keyed[k] for k in keys.tolist()], np.int64),
         dict(slow),
         ranges,
+        table,
     )
 
 
@@ -286,7 +350,13 @@ def classify(
     z = np.int64(compiled.zone_count)
     cross = (sz >= 0) & (dz >= 0) & (sz != dz)
     pk = np.where(cross, sz * z + dz, -1)
-    if len(compiled.conduit_pairs):
+    info = None
+    if compiled.pair_table is not None:
+        info = compiled.pair_table[np.maximum(pk, 0)]
+        found = (info >> 48) - 1
+        joined = cross & (found >= 0)
+        conduit[joined] = found[joined]
+    elif len(compiled.conduit_pairs):
         pos = np.minimum(np.searchsorted(compiled.conduit_pairs, pk), len(compiled.conduit_pairs) - 1)
         joined = cross & (compiled.conduit_pairs[pos] == pk)
         conduit[joined] = compiled.conduit_of_pair[pos[joined]]
@@ -298,22 +368,52 @@ def classify(
     bcast = (dst >= np.uint64(0xE0000000)) | (src == 0) | ((dst & np.uint64(0xFF)) == np.uint64(0xFF))
     verdict[bcast & v4] = BROADCAST
     verdict[~v4] = NOT_IP
-    todo = np.flatnonzero((verdict == NOT_ALLOWED) & joined)
+    todo_mask = (verdict == NOT_ALLOWED) & joined
+    if info is not None:
+        rule[:] = _match_table(compiled, np.where(todo_mask, info, 0), pk, transport, dport)
+        todo = np.flatnonzero(todo_mask & (rule < 0))
+    else:
+        todo = np.flatnonzero(todo_mask)
     if len(todo):
         _match(compiled, todo, pk, transport, dport, rule, src, dst)
-        if mid_flow is not None:
-            back = todo[(rule[todo] < 0) & mid_flow[todo]]
+    if mid_flow is not None:
+        back = np.flatnonzero(todo_mask & (rule < 0) & mid_flow)
+        if len(back):
+            rpk = dz[back] * z + sz[back]
+            tmp = np.full(n, -1, np.int64)
+            if compiled.pair_table is not None:
+                tmp[back] = _match_table(compiled, compiled.pair_table[rpk], rpk, transport[back], sport[back])
+                back = back[tmp[back] < 0]
             if len(back):
-                rpk = dz[back] * z + sz[back]
-                tmp = np.full(n, -1, np.int64)
-                pk2 = pk.copy()
-                pk2[back] = rpk
+                pk2 = np.full(n, -1, np.int64)
+                pk2[back] = dz[back] * z + sz[back]
                 _match(compiled, back, pk2, transport, sport, tmp, dst, src)
-                hit = back[tmp[back] >= 0]
-                rule[hit] = tmp[hit]
-                rev[hit] = True
-        verdict[todo[rule[todo] >= 0]] = ALLOWED
+            hit = np.flatnonzero(tmp >= 0)
+            rule[hit] = tmp[hit]
+            rev[hit] = True
+    verdict[todo_mask & (rule >= 0)] = ALLOWED
     return Judgement(verdict, sz, dz, conduit, rule, rev)
+
+
+def _match_table(
+    compiled: CompiledPolicy, info: np.ndarray, pk: np.ndarray, transport: np.ndarray, port: np.ndarray
+) -> np.ndarray:
+    """Rule index (-1) per flow from the whole-zone keys of its pair (``info``: packed pair words,
+    0 where no look-up is wanted). A pair's keys are contiguous in the sorted key array, so the
+    k-th candidates of every flow are compared in one pass per k; no gathers of subsets."""
+    rule = np.full(len(info), -1, np.int64)
+    count = info & 0xFFFF
+    most = int(count.max(initial=0))
+    if not most or not len(compiled.keys):
+        return rule
+    first = (info >> 16) & 0xFFFFFFFF
+    keys = ((pk * 4 + transport) << 16) | port
+    last = len(compiled.keys) - 1
+    for k in range(most):
+        at = np.minimum(first + k, last)
+        hit = (count > k) & (compiled.keys[at] == keys) & (rule < 0)
+        rule[hit] = compiled.key_rule[at[hit]]
+    return rule
 
 
 def _match(
@@ -329,7 +429,7 @@ def _match(
     """Fill ``rule[todo]`` with an allowing rule index where one exists."""
     p = pk[todo]
     keys = ((p * 4 + transport[todo].astype(np.int64)) << 16) | port[todo].astype(np.int64)
-    if len(compiled.keys):
+    if compiled.pair_table is None and len(compiled.keys):
         pos = np.minimum(np.searchsorted(compiled.keys, keys), len(compiled.keys) - 1)
         hit = compiled.keys[pos] == keys
         rule[todo[hit]] = compiled.key_rule[pos[hit]]
