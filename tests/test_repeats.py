@@ -39,6 +39,20 @@ def test_same_result_on_every_shared_capture() -> None:
     assert skipped > 10_000  # the corpus is full of polling: the filter must find it
 
 
+@pytest.mark.skipif(not CAPTURES, reason="../shared/data/pcaps is not here")
+def test_same_result_when_the_filter_overflows(monkeypatch) -> None:
+    """A full filter accounts its repeats and keeps only the keys in use: the results stay exact."""
+    import zonewarden.traffic.repeats as repeats
+
+    monkeypatch.setattr(repeats, "MAX_GROUPS", 4)
+    biggest = sorted(CAPTURES, key=lambda p: p.stat().st_size)[-6:]
+    for path in biggest:
+        every = discover([path], skip_repeats=False)
+        fast = discover([path])
+        assert _events(fast) == _events(every), path.name
+        assert _hosts(fast) == _hosts(every), path.name
+
+
 def _modbus_capture(path, polls: int) -> None:
     """A client polling holding registers, the values changing in every answer, and one write."""
     eth = bytes.fromhex("020000000002" "020000000001" "0800")

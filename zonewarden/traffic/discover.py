@@ -80,15 +80,15 @@ def _discover(
     reassembler = Reassembler()
     first_rows: dict[Any, int] = {}  # fragmented datagram -> the flow row of its first fragment
 
-    def account(name: str) -> None:
+    def account(name: str, keep_recent: bool = False) -> None:
         """Add the repeats counted so far to the inventory and the events."""
         if repeats is None:
             return
-        for grp in repeats.flush():
+        for grp, count in repeats.flush(keep_recent):
             for obs in grp.templates:
-                builder.add_observation(obs, grp.count, repeat=True)
-                log.add_repeats(name, obs, grp.count, grp.last_packet, grp.last_time)
-                per_protocol[obs.protocol] += grp.count
+                builder.add_observation(obs, count, repeat=True)
+                log.add_repeats(name, obs, count, grp.last_packet, grp.last_time)
+                per_protocol[obs.protocol] += count
 
     for path in paths:
         name = str(path)
@@ -113,7 +113,7 @@ def _discover(
                 if repeats is not None:
                     picked, first = repeats.split(h, picked, rows)
                     if len(repeats.groups) >= repeats.max_groups:
-                        account(name)
+                        account(name, keep_recent=True)
                     mask = np.zeros(len(h), dtype=bool)
                     mask[picked] = True
                 work: Iterable[tuple[int, int, Packet]] = zip(

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+MAX_GROUPS = 100_000  # repeat keys held at once (memory bound); see RepeatFilter.flush
 _CAP = 1024  # payload bytes hashed at most; longer payloads are dissected unless their tail is don't-care
 
 
@@ -237,6 +238,7 @@ class Group:
     count: int = 0
     last_packet: int = 0
     last_time: float = 0.0
+    batch: int = 0  # the last batch that created or repeated it
 
 
 _TCP, _UDP, _ETH = 6, 17, 0
@@ -254,8 +256,8 @@ class RepeatFilter:
     are held, so memory stays bounded).
     """
 
-    def __init__(self, tables: dict[int, dict[int, list[Any]]], max_groups: int = 100_000) -> None:
-        self.max_groups = max_groups
+    def __init__(self, tables: dict[int, dict[int, list[Any]]], max_groups: int | None = None) -> None:
+        self.max_groups = max_groups or MAX_GROUPS
         self.specs: list[Spec] = []
         index: dict[tuple[int, str], int] = {}
         self.port_spec: dict[int, np.ndarray] = {}
@@ -272,6 +274,7 @@ class RepeatFilter:
             self.port_spec[transport] = lookup
         self.groups: dict[tuple[int, int, int], Group] = {}
         self.repeats = 0
+        self.batch = 0
 
     def split(self, h: Any, picked: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, dict[int, Group]]:
         """(batch rows to dissect, in order; {batch row: its new group} for first occurrences).
@@ -280,6 +283,7 @@ class RepeatFilter:
         key of the request it answers, a reply that is dissected has its request dissected too,
         and a request is skipped only when its reply is in the same batch and skipped as well.
         """
+        self.batch += 1
         if not len(picked):
             return picked, {}
         proto = h.proto[picked]
@@ -329,7 +333,7 @@ class RepeatFilter:
                     skip[c[inverse == u]] = False  # full: dissect them all, cache nothing new
                     found.append(None)
                     continue
-                grp = groups[key] = Group()
+                grp = groups[key] = Group(batch=self.batch)
                 first[int(picked[i])] = grp
                 skip[i] = False
             found.append(grp)
@@ -353,15 +357,25 @@ class RepeatFilter:
                     continue
                 at = int(picked[last[u]])
                 grp.count += n
+                grp.batch = self.batch
                 if int(number[at]) >= grp.last_packet:
                     grp.last_packet, grp.last_time = int(number[at]), int(ts[at]) / 1e9
                 self.repeats += n
         return picked[np.flatnonzero(~skip)], first
 
-    def flush(self) -> list[Group]:
-        """The groups with repeats, handed over for accounting; the filter starts afresh."""
-        out = [grp for grp in self.groups.values() if grp.count and grp.templates]
-        self.groups = {}
+    def flush(self, keep_recent: bool = False) -> list[tuple[Group, int]]:
+        """(group, repeats) for every group with repeats since the last flush, handed over for accounting.
+
+        At the end of a file everything goes (packet numbers start again). When the filter is
+        full (``keep_recent``), the groups used in this or the previous batch stay: polling that
+        is still going on keeps being skipped, finished conversations are forgotten."""
+        out = [(grp, grp.count) for grp in self.groups.values() if grp.count and grp.templates]
+        for grp, _ in out:
+            grp.count = 0
+        if keep_recent:
+            self.groups = {k: g for k, g in self.groups.items() if g.batch >= self.batch - 1}
+        else:
+            self.groups = {}
         return out
 
 
