@@ -201,3 +201,11 @@ def test_fuzz_mutated_real_payloads(payloads: list[bytes]) -> None:
     state: dict = {}
     for payload in payloads:
         robust(D, make_packet(payload, dport=20000), state)
+
+
+def test_bad_header_crc_is_malformed_and_names_no_address() -> None:
+    raw = bytearray(frame(0xC4, 4, 3, bytes([0xC0, 0xC1, 0x01, 0x3C, 0x02, 0x06])))
+    raw[8] ^= 0xFF  # the header CRC no longer matches: addresses and length cannot be trusted
+    (obs,) = robust(D, make_packet(bytes(raw), dport=20000))
+    assert obs.message == "malformed" and obs.details["reason"] == "link header CRC mismatch"
+    assert not obs.identity

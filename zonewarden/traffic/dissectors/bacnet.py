@@ -9,7 +9,8 @@ network-layer message type) and the APDU header (confirmed/unconfirmed request,
 simple/complex ACK, segment ACK, error, reject, abort; invoke id, segmentation,
 service choice). Service bodies decoded: I-Am (device instance, max APDU,
 segmentation, vendor id), Who-Is range, ReadProperty/WriteProperty object and
-property, DeviceCommunicationControl and ReinitializeDevice states, and the
+property, DeviceCommunicationControl and ReinitializeDevice states, the vendor id and
+service number of (Un)ConfirmedPrivateTransfer (``details``), and the
 ReadProperty / ReadPropertyMultiple ACK values of the device identity properties
 of a device object (vendor-name 121, model-name 70, firmware-revision 44,
 application-software-version 12, object-name 77, vendor-identifier 120, location 58,
@@ -271,6 +272,18 @@ def _context_values(r: Reader, limit: int = 8) -> dict[int, bytes]:
     return values
 
 
+def _private_transfer(r: Reader, details: dict[str, Any]) -> None:
+    """The vendor whose proprietary service a (Un)ConfirmedPrivateTransfer invokes, and that service's number.
+
+    Kept in ``details``, not as identity: the request names the service's vendor, which says
+    little for certain about either host."""
+    values = _context_values(r, 2)
+    if 0 in values:
+        details["private_vendor_id"] = _unsigned(values[0])
+    if 1 in values:
+        details["private_service"] = _unsigned(values[1])
+
+
 def _skip_constructed(r: Reader, number: int) -> None:
     """Skip everything up to and including the closing tag ``number`` at this depth."""
     depth = 0
@@ -476,6 +489,8 @@ class BACnetDissector(Dissector):
                 values = _context_values(r, 2)
                 if 0 in values and 1 in values:
                     details["range"] = [_unsigned(values[0]), _unsigned(values[1])]
+            elif service == 4:
+                _private_transfer(r, details)
             return
         # everything else answers a request: the sender is the server
         obs.message, obs.client, obs.server = "response", server, client
@@ -531,6 +546,8 @@ class BACnetDissector(Dissector):
                 details["enable_disable"] = DCC_STATES[state] if state < 3 else state
                 obs.operation = "start" if state == 0 else "stop"
             details["password"] = 2 in values
+        elif service == 18:
+            _private_transfer(r, details)
         elif service == 20:
             values = _context_values(r, 2)
             if 0 in values:

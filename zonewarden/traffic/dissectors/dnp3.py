@@ -8,8 +8,9 @@ frame (reset link, link status...). It never raises.
 Decoded: link layer (start 0x0564, length, control with DIR/PRM/FCB/FCV and the
 link function, destination and source addresses, little endian; the CRC after the
 header and after every 16 data bytes is stripped and checked, bad ones are counted
-in ``details["bad_crc"]``), transport header (FIR/FIN/sequence) and the
-application header (control, function code, IIN bits of responses) plus the
+in ``details["bad_crc"]``; a frame whose header CRC fails is ``malformed``, since its
+addresses and length cannot be trusted: IEEE 1815 and Wireshark discard it), transport
+header (FIR/FIN/sequence) and the application header (control, function code, IIN bits of responses) plus the
 object headers (group/variation) the fragment starts with. Several link frames per
 segment are handled, and a frame cut at the end of a segment is completed from the
 next segment of the same direction.
@@ -197,7 +198,10 @@ class DNP3Dissector(Dissector):
         control = frame[3]
         dst = frame[4] | frame[5] << 8
         src = frame[6] | frame[7] << 8
-        bad_crc = int(crc_dnp(frame[:8]) != (frame[8] | frame[9] << 8))
+        if crc_dnp(frame[:8]) != (frame[8] | frame[9] << 8):
+            # the addresses and length of a header that fails its CRC cannot be trusted (IEEE 1815 discards it)
+            return malformed(PROTOCOL, packet, "link header CRC mismatch", header=bytes(frame[:8]).hex())
+        bad_crc = 0
         user = bytearray()
         pos, left = 10, length - 5
         while left > 0:

@@ -23,7 +23,9 @@ only their headers and the channel's policy.
 ``details`` of every chunk on a known channel carry ``security_policy`` (short name,
 e.g. ``None``, ``Basic256Sha256``) and ``security_policy_uri``; OpenSecureChannel
 requests with policy None carry ``security_mode`` (None, Sign, SignAndEncrypt).
-``identity`` keys: application_uri, product_uri, name, application_type.
+``identity`` keys: application_uri, product_uri, name, application_type; from
+CreateSession and RegisterServer(2) requests it is the client's (a server registering
+with a discovery server), from CreateSession and GetEndpoints responses the server's.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ POLICY_PREFIX = "http://opcfoundation.org/UA/SecurityPolicy#"
 POLICY_NONE = POLICY_PREFIX + "None"
 
 # binary encoding ids (ns=0) of the services: name, operation
+CLIENT_IDENTITY = (461, 437, 12211)  # requests whose application description is the client's own
+
 SERVICES: dict[int, tuple[str, str | None]] = {
     397: ("ServiceFault", None),
     422: ("FindServersRequest", "diagnostics"), 425: ("FindServersResponse", "diagnostics"),
@@ -213,6 +217,20 @@ def _application_description(r: Reader) -> dict[str, str]:
     return found
 
 
+def _registered_server(r: Reader) -> dict[str, str]:
+    """The identity a server gives of itself in RegisterServer(2): ServerUri, ProductUri, names, type."""
+    found: dict[str, str] = {}
+    for key, value in (("application_uri", _string(r)), ("product_uri", _string(r))):
+        if value:
+            found[key] = value
+    names = [_localized_text(r) for _ in range(min(_array_length(r), MAX_ITEMS))]
+    if names and names[0]:
+        found["name"] = names[0]
+    server_type = r.u32le()
+    found["application_type"] = APPLICATION_TYPES.get(server_type, str(server_type))
+    return found
+
+
 def _endpoints(r: Reader) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The EndpointDescription array: a summary of each, and the first server description."""
     endpoints: list[dict[str, Any]] = []
@@ -356,7 +374,8 @@ class OPCUADissector(Dissector):
         obs.client, obs.server, is_request = self._sides(packet, state, from_client)
         obs.message = "request" if is_request else "response"
         if obs.identity:
-            obs.identity_of = obs.client if details.get("service_id") == 461 else obs.server
+            # CreateSession and RegisterServer(2) requests describe the client (a server registering itself)
+            obs.identity_of = obs.client if details.get("service_id") in CLIENT_IDENTITY else obs.server
         return obs
 
     def _secure(
@@ -447,6 +466,8 @@ class OPCUADissector(Dissector):
             endpoints, server = _endpoints(r)
             details["endpoints"] = endpoints
             obs.identity.update(server)
+        elif service in (437, 12211):  # RegisterServerRequest, RegisterServer2Request
+            obs.identity.update(_registered_server(r))
         elif service == 428:  # GetEndpointsRequest
             details["endpoint_url"] = _string(r)
         elif service == 425:  # FindServersResponse
