@@ -189,7 +189,21 @@ def _bacnet(f: Fields) -> Cut:
     invoke = np.where(kind == 0, pos + 2, pos + 1)
     blank = apdu & (kind != 1) & (kind <= 7)  # every APDU type but unconfirmed requests has an invoke id
     ok &= pos < n
-    return Cut(ok, n.copy(), [(np.where(blank, invoke, 0), np.where(blank, invoke + 1, 0))])
+    # the value of a ReadProperty answer or a WriteProperty request is don't-care, except for the
+    # device object (whose properties are the device's identity)
+    segmented = (f.u8(pos) & 0x08) != 0
+    service_at = np.where(kind == 0, pos + 3, pos + 2) + np.where(segmented, 2, 0)
+    service = f.u8(service_at)
+    valued = apdu & (((kind == 0) & (service == 15)) | ((kind == 3) & (service == 12)))
+    valued &= f.u8(service_at + 1) == 0x0C  # context tag 0: the object identifier
+    device = ((f.u8(service_at + 2) << 2) | (f.u8(service_at + 3) >> 6)) == 8
+    prop_tag = f.u8(service_at + 6)
+    after = np.where(prop_tag == 0x19, service_at + 8, np.where(prop_tag == 0x1A, service_at + 9, -1))
+    index_tag = f.u8(after)
+    after = np.where(index_tag == 0x29, after + 2, np.where(index_tag == 0x2A, after + 3, after))
+    valued &= ~device & (after > 0) & (f.u8(after) == 0x3E)  # the opening tag of the value
+    tail = np.where(valued, np.minimum(after + 1, n), n)
+    return Cut(ok, tail, [(np.where(blank, invoke, 0), np.where(blank, invoke + 1, 0))])
 
 
 def _iec104(f: Fields) -> Cut:
