@@ -259,7 +259,9 @@ class _Parser:
                     elements = words[words.index("{") + 1 : -1]
                 elif words[:1] == ["flags"] and any(w in ("dynamic", "timeout") for w in words):
                     dynamic = True
-            table.sets[name] = None if (dynamic and not elements) else _elements(elements or [])
+            # a set without elements is filled at run time (dynamic, timeout, or by a daemon): unknown
+            table.sets[name] = _elements(elements) if elements else None
+            del dynamic
         elif tok in ("flowtable", "counter", "quota", "ct", "limit", "secmark", "synproxy"):
             # named objects: skip their block
             depth = 0
@@ -817,6 +819,7 @@ def _build(rs: Ruleset, r: NftRule, chain: Chain, table: Table, list_name: str, 
             f = m.field
             if f in ("ip saddr", "ip daddr", "ip6 saddr", "ip6 daddr"):
                 fam = iv.V4_ALL if f.startswith("ip ") else iv.V6_ALL
+                src, dst = iv.intersect(src, fam), iv.intersect(dst, fam)
                 s = _addr_values(m.values, table, f)
                 s = iv.subtract(fam, s) if neg else iv.intersect(s, fam)
                 if f.endswith("saddr"):
@@ -1160,8 +1163,8 @@ def _parse_json(text: str, rs: Ruleset) -> tuple[dict, dict]:
                     table.sets[obj.get("name", "")] = [str(v) for v in _json_elements(obj["elem"])]
                 except LineError:
                     table.sets[obj.get("name", "")] = None
-            else:
-                table.sets[obj.get("name", "")] = None if "dynamic" in (obj.get("flags") or []) else []
+            else:  # no elements: filled at run time
+                table.sets[obj.get("name", "")] = None
         elif kind == "rule":
             key = (obj.get("family", "ip"), obj.get("table", ""), obj.get("chain", ""))
             chain = chains.setdefault(key, Chain(key[1], key[0], key[2], line))
