@@ -151,6 +151,19 @@ def test_bulk_matches_one_at_a_time():
     assert bulk.verdict.tolist() == single
 
 
+def test_chunks_give_the_same_judgement(monkeypatch):
+    import zonewarden.traffic.check as check
+
+    plant = _plant(SYNTH)
+    rows = [("10.0.1.5", "10.0.2.7", 1, 40000, 502), ("10.0.2.7", "10.0.1.5", 1, 502, 40000)] * 20
+    mid = [False, True] * 20
+    whole, _, _ = _judge(plant, rows, mid)
+    monkeypatch.setattr(check, "CHUNK", 7)
+    chunked, _, _ = _judge(plant, rows, mid)
+    for name in ("verdict", "src_zone", "dst_zone", "conduit", "rule", "reversed"):
+        assert getattr(whole, name).tolist() == getattr(chunked, name).tolist()
+
+
 @needs_pcaps
 @pytest.mark.parametrize(
     ("capture", "operation", "packet"),

@@ -109,6 +109,20 @@ class Context:
         self.asset_by_ip = {str(ip): a for a in self.plant.assets for ip in a.ip}
         self.zones = {z.id: z for z in self.plant.zones}
         self._zone_cache: dict[str, str | None] = {}
+        self._prefill()
+
+    def _prefill(self) -> None:
+        """Zones of every flow endpoint in one bulk look-up (detectors ask for them one by one)."""
+        from zonewarden.traffic.check import ipv4_values
+
+        addresses = sorted(
+            {a for f in self.flows for a in (f["client"], f["server"])} | {h["ip"] for h in self.hosts if h.get("ip")}
+        )
+        values, ok = ipv4_values(addresses)
+        zones = self.zone_map.lookup(values)
+        for addr, good, z in zip(addresses, ok.tolist(), zones.tolist(), strict=True):
+            if good:
+                self._zone_cache[addr] = self.zone_map.zones[z] if z >= 0 else None
 
     def zone(self, address: str | None) -> str | None:
         if address is None:

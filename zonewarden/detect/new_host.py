@@ -13,6 +13,11 @@ class NewHost:
 
     def run(self, ctx: Context) -> list[Alert]:
         out = []
+        first_packet: dict[str, int] = {}
+        for f in ctx.flows:  # one pass: the first packet each address appears in
+            for addr in (f["client"], f["server"]):
+                if addr not in first_packet or f["first_packet"] < first_packet[addr]:
+                    first_packet[addr] = f["first_packet"]
         for host in ctx.hosts:
             ip = host.get("ip")
             if not ip or ip in ctx.asset_by_ip or ip in ctx.baseline.hosts or ip in ("0.0.0.0", "::"):
@@ -26,7 +31,7 @@ class NewHost:
             text = f"{ip} ({host.get('vendor') or 'unknown vendor'}) is not a declared asset; seen {where}" + (
                 ", acting as an industrial client (possible rogue master)" if commands else ""
             )
-            first = _first(ctx, ip)
+            first = first_packet.get(ip)
             out.append(
                 Alert(
                     self.name,
@@ -45,11 +50,6 @@ class NewHost:
                 )
             )
         return out
-
-
-def _first(ctx: Context, ip: str) -> int | None:
-    packets = [f["first_packet"] for f in ctx.flows if ip in (f["client"], f["server"])]
-    return min(packets) if packets else None
 
 
 DETECTOR = NewHost()

@@ -47,6 +47,8 @@ RULE_BROKEN = {
     UNKNOWN: "an endpoint is in no zone of the model (SR 5.1: every host belongs to a zone)",
 }
 TRANSPORTS = {"tcp": 1, "udp": 2}
+_SIXTEEN, _EIGHT, _BYTE = np.uint8(16), np.uint8(8), np.uint8(0xFF)
+CHUNK = 1 << 18  # flows per classification pass: temporaries of a few MB stay in cache
 ENUMERATED_PORTS = 256  # port ranges up to this size become lookup keys; wider ones take the second pass
 _NO_ZONE = -1
 
@@ -153,23 +155,22 @@ class ZoneMap:
         return cls(zones, index, starts, values, np.unique(np.array(ips, np.uint64)), resolver, table16, pages)
 
     def lookup(self, addresses: np.ndarray) -> np.ndarray:
-        """Zone index (int64, -1 for none) of each IPv4 address (uint64).
+        """Zone index (int32, -1 for none) of each IPv4 address (uint64 or uint32).
 
         Two gathers per address (/16 table, then a /24 page); the interval search only for
         addresses in a /24 that holds more than one zone (assets declared outside their subnet's
         zone, subnets smaller than /24)."""
         if not len(self.table16):
             return self._search(addresses)
-        a = addresses.astype(np.int64)
-        out = self.table16[a >> 16]
+        out = self.table16[addresses >> _SIXTEEN]
         paged = np.flatnonzero(out <= -2)
         if len(paged):
-            sub = self.pages[-(out[paged] + 2), (a[paged] >> 8) & 0xFF]
+            sub = self.pages[-(out[paged] + 2), (addresses[paged] >> _EIGHT) & _BYTE]
             out[paged] = sub
             fine = paged[sub == -2]
             if len(fine):
                 out[fine] = self._search(addresses[fine])
-        return out.astype(np.int64)
+        return out
 
     def _search(self, addresses: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self.starts, addresses, side="right") - 1
@@ -338,7 +339,42 @@ def classify(
     mid_flow: np.ndarray | None = None,
 ) -> Judgement:
     """Judge flows in bulk. ``src``/``dst``: IPv4 as uint64; ``transport``: 1 tcp, 2 udp, 0 other;
-    ``mid_flow``: True where the initiator is only a guess (no SYN seen)."""
+    ``mid_flow``: True where the initiator is only a guess (no SYN seen).
+
+    Works through the flows in chunks of :data:`CHUNK` so the temporaries stay in cache."""
+    n = len(src)
+    if n <= CHUNK:
+        return _classify(compiled, zone_map, src, dst, transport, sport, dport, is_ipv4, mid_flow)
+    parts = []
+    for lo in range(0, n, CHUNK):
+        part = slice(lo, lo + CHUNK)
+        parts.append(
+            _classify(
+                compiled,
+                zone_map,
+                src[part],
+                dst[part],
+                transport[part],
+                sport[part],
+                dport[part],
+                None if is_ipv4 is None else is_ipv4[part],
+                None if mid_flow is None else mid_flow[part],
+            )
+        )
+    return Judgement(*(np.concatenate([getattr(p, f) for p in parts]) for f in Judgement.__dataclass_fields__))
+
+
+def _classify(
+    compiled: CompiledPolicy,
+    zone_map: ZoneMap,
+    src: np.ndarray,
+    dst: np.ndarray,
+    transport: np.ndarray,
+    sport: np.ndarray,
+    dport: np.ndarray,
+    is_ipv4: np.ndarray | None,
+    mid_flow: np.ndarray | None,
+) -> Judgement:
     n = len(src)
     v4 = np.ones(n, bool) if is_ipv4 is None else is_ipv4
     sz = zone_map.lookup(src)
@@ -348,11 +384,12 @@ def classify(
     rule = np.full(n, -1, np.int64)
     rev = np.zeros(n, bool)
     z = np.int64(compiled.zone_count)
-    cross = (sz >= 0) & (dz >= 0) & (sz != dz)
-    pk = np.where(cross, sz * z + dz, -1)
+    known = (sz >= 0) & (dz >= 0)
+    cross = known & (sz != dz)
+    pk = np.where(cross, sz.astype(np.int64) * z + dz, -1)
     info = None
     if compiled.pair_table is not None:
-        info = compiled.pair_table[np.maximum(pk, 0)]
+        info = compiled.pair_table[np.where(cross, pk, 0)]
         found = (info >> 48) - 1
         joined = cross & (found >= 0)
         conduit[joined] = found[joined]
@@ -363,8 +400,8 @@ def classify(
     else:
         joined = np.zeros(n, bool)
     verdict[cross & ~joined] = NO_CONDUIT
-    verdict[(sz >= 0) & (sz == dz)] = INTRA
-    verdict[(sz < 0) | (dz < 0)] = UNKNOWN
+    verdict[known & (sz == dz)] = INTRA
+    verdict[~known] = UNKNOWN
     bcast = (dst >= np.uint64(0xE0000000)) | (src == 0) | ((dst & np.uint64(0xFF)) == np.uint64(0xFF))
     verdict[bcast & v4] = BROADCAST
     verdict[~v4] = NOT_IP
@@ -379,14 +416,14 @@ def classify(
     if mid_flow is not None:
         back = np.flatnonzero(todo_mask & (rule < 0) & mid_flow)
         if len(back):
-            rpk = dz[back] * z + sz[back]
+            rpk = dz[back].astype(np.int64) * z + sz[back]
             tmp = np.full(n, -1, np.int64)
             if compiled.pair_table is not None:
                 tmp[back] = _match_table(compiled, compiled.pair_table[rpk], rpk, transport[back], sport[back])
                 back = back[tmp[back] < 0]
             if len(back):
                 pk2 = np.full(n, -1, np.int64)
-                pk2[back] = dz[back] * z + sz[back]
+                pk2[back] = rpk
                 _match(compiled, back, pk2, transport, sport, tmp, dst, src)
             hit = np.flatnonzero(tmp >= 0)
             rule[hit] = tmp[hit]
