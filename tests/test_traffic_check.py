@@ -135,6 +135,15 @@ def test_mid_flow_reverse_direction_counts():
     assert j.verdict.tolist() == [ALLOWED] and j.reversed.tolist() == [True]
     j, _, _ = _judge(plant, rows, mid=[False])
     assert j.verdict.tolist() == [NOT_ALLOWED]
+    # mixed: one answer through the keys, one through the second pass (asset rule), one through neither
+    rows = [
+        ("10.0.2.7", "10.0.1.5", 1, 502, 40000),
+        ("10.0.2.9", "10.0.1.5", 1, 443, 40001),
+        ("10.0.2.7", "10.0.1.5", 1, 9999, 40002),
+    ]
+    j, _, _ = _judge(plant, rows, mid=[True, True, True])
+    assert j.verdict.tolist() == [ALLOWED, ALLOWED, NOT_ALLOWED]
+    assert j.reversed.tolist() == [True, True, False]
 
 
 def test_bulk_matches_one_at_a_time():

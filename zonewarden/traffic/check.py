@@ -423,7 +423,7 @@ def _classify(
                 back = back[tmp[back] < 0]
             if len(back):
                 pk2 = np.full(n, -1, np.int64)
-                pk2[back] = rpk
+                pk2[back] = dz[back].astype(np.int64) * z + sz[back]
                 _match(compiled, back, pk2, transport, sport, tmp, dst, src)
             hit = np.flatnonzero(tmp >= 0)
             rule[hit] = tmp[hit]
