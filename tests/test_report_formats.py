@@ -36,7 +36,18 @@ AS_OF = dt.date(2026, 11, 26)
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SCHEMA_FILE = REPO / "docs" / "schema" / "report.schema.json"
 UPDATE_VAR = "ZONEWARDEN_UPDATE_GOLDEN"
-SHEETS = ["Summary", "Scorecard", "Zones", "Conduits", "Assets", "Gaps", "Backlog", "Risk", "Capability gaps"]
+SHEETS = [
+    "Summary",
+    "Scorecard",
+    "Zones",
+    "Conduits",
+    "Assets",
+    "Gaps",
+    "Backlog",
+    "Risk",
+    "Capability gaps",
+    "Cross-zone traffic",
+]
 
 
 def _flag(name: str) -> bool:

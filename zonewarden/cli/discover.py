@@ -25,6 +25,9 @@ def discover_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
     map_svg: Annotated[Path | None, typer.Option("--map", help="write the communication map as SVG")] = None,
     map_json: Annotated[Path | None, typer.Option("--map-json", help="write the communication map as JSON")] = None,
+    save: Annotated[
+        bool, typer.Option("--save", help="keep this run (inventory, flows, map) under the workspace's discovery/")
+    ] = False,
 ) -> None:
     """Passive discovery: read captures, dissect industrial protocols, and list the assets (vendor, model,
     firmware, roles with evidence), flows and problems; compare with a workspace and update it."""
@@ -36,6 +39,8 @@ def discover_cmd(
         fail(f"unknown format '{fmt}' (use table, json or csv)", 2)
     if update and workspace is None:
         fail("--update needs --workspace", 2)
+    if save and workspace is None:
+        fail("--save needs --workspace (the run is kept in its discovery/ folder)", 2)
     missing = [str(c) for c in captures if not c.is_file()]
     if missing:
         fail(f"no such capture file: {', '.join(missing)}", 2)
@@ -70,6 +75,7 @@ def discover_cmd(
         map_svg.write_text(render_map(graph), encoding="utf-8")
     if map_json:
         map_json.write_text(json.dumps(graph, indent=2), encoding="utf-8")
+    saved = _save(workspace, result, graph, captures) if save and workspace is not None else None
     if fmt == "json":
         out = {
             "assets": [_public(h) for h in result.hosts],
@@ -121,11 +127,33 @@ def discover_cmd(
         _print(result, comparison)
     if map_svg:
         err_console.print(f"communication map: {map_svg}")
+    if saved:
+        err_console.print(f"discovery run saved: {saved}", markup=False)
     unreadable = [p for p in result.problems if p.get("unreadable")]
     if unreadable:
         for p in unreadable:
             err_console.print(f"[bold red]error:[/] {escape(p['file'])}: {escape(p['problem'])}")
         raise typer.Exit(1)
+
+
+def _save(workspace: Path, result: Any, graph: dict[str, Any], captures: list[Path]) -> Path:
+    """Keep the run under ``workspace/discovery/`` (see traffic.record); reports embed the newest."""
+    import datetime as dt
+
+    from zonewarden.errors import ZoneWardenError
+    from zonewarden.traffic.record import build_record, capture_facts, save
+
+    try:
+        facts = capture_facts(captures)
+        record = build_record(
+            result.hosts, result.flows, result.stats, result.problems, graph, facts, dt.datetime.now(dt.UTC)
+        )
+        return save(workspace, record)
+    except OSError as exc:
+        fail(f"cannot read a capture to hash it: {escape(str(exc))}", 1)
+    except ZoneWardenError as exc:
+        fail(escape(str(exc)), 1)
+    raise AssertionError("unreachable")  # fail() exits
 
 
 def _public(host: dict[str, Any]) -> dict[str, Any]:

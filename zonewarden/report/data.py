@@ -16,6 +16,7 @@ from zonewarden.assess.serialize import backlog_dict, result_dict
 from zonewarden.catalog import Catalog
 from zonewarden.model.resolve import Resolver
 from zonewarden.model.sl import FR_ABBREV, FRS
+from zonewarden.report.discovery import discovery_section
 from zonewarden.workspace.load import Workspace
 
 REPORT_FORMAT = "zonewarden-report-1"
@@ -24,7 +25,8 @@ REPORT_FORMAT = "zonewarden-report-1"
 def build_report(
     ws: Workspace, result: AssessmentResult, catalog: Catalog, backlog: list[BacklogItem] | None = None
 ) -> dict[str, Any]:
-    """Everything a report shows: site, plant, risk, SL-T/SL-A, answers, gaps, backlog, sources.
+    """Everything a report shows: site, plant, risk, SL-T/SL-A, answers, gaps, backlog, the communication
+    map of the newest saved discovery run, sources.
 
     Deterministic for a given workspace and ``result.as_of`` (no clock reads), so it can be
     compared with golden files."""
@@ -76,6 +78,7 @@ def build_report(
         },
         **data,
         "backlog": [backlog_dict(i) for i in backlog],
+        "discovery": discovery_section(ws, resolver, result.as_of),
         "sources": {std: f"IEC {std}:{edition}" for std, edition in catalog.sources.items()},
     }
 

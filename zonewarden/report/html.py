@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from zonewarden.report import charts
 from zonewarden.report.diagram import plant_diagram
+from zonewarden.traffic.commap import map_svg
 
 KINDS = ("executive", "full")
 PAPERS = {"a4": "A4", "letter": "Letter"}
@@ -94,6 +95,7 @@ def render_html(report: dict[str, Any], kind: str = "full", paper: str = "a4") -
         "compliance_zone": charts.compliance_per_zone(zones),
         "risk_matrix": charts.risk_matrix(report["risk"], report["scenarios"]),
         "diagram": plant_diagram(report["plant"]["zones"], report["plant"]["conduits"], targets),
+        "communication_map": Markup(map_svg(report["discovery"]["map"])) if report["discovery"]["map"] else None,
         "zone_bars": {z["id"]: charts.fr_bars(z, abbrev) for z in zones if z.get("sl_target")}
         if kind == "full"
         else {},

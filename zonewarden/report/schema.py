@@ -219,6 +219,47 @@ def _computed_defs() -> dict[str, Schema]:
     }
 
 
+def _discovery() -> Schema:
+    """The communication map section: the newest saved discovery run (traffic.record), or a note."""
+    node = {
+        "type": "object",
+        "required": ["id", "ip", "label", "roles", "zone"],
+        "properties": {"id": STR, "ip": _null(STR), "label": STR, "roles": _array(STR), "zone": _null(ID)},
+        "description": "a host; zone as placed in this model",
+    }
+    edge = {
+        "type": "object",
+        "required": ["source", "target", "protocols", "packets", "bytes", "cross_zone"],
+        "properties": {
+            "source": STR,
+            "target": STR,
+            "protocols": _array(STR),
+            "packets": COUNT,
+            "bytes": COUNT,
+            "cross_zone": {"type": "boolean"},
+        },
+    }
+    crossing = _obj(
+        {"source": STR, "target": STR, "source_zone": ID, "target_zone": ID, "protocols": _array(STR),
+         "packets": COUNT, "bytes": COUNT, "conduits": _array(ID, description="conduits joining the two zones")},
+        "an observed communication between hosts of two zones",
+    )  # fmt: skip
+    capture = _obj({"name": STR, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "bytes": COUNT})
+    return _obj(
+        {
+            "file": _null({**STR, "description": "the run, relative to the workspace (discovery/...json)"}),
+            "created": _null({**STR, "description": "when the run was saved (UTC)"}),
+            "captures": _array(capture),
+            "summary": _null({"type": "object", "description": "packets, hosts, flows, ... of the run"}),
+            "map": _null(_obj({"nodes": _array(node), "edges": _array(edge)})),
+            "cross_zone": _array(crossing),
+            "problems": _array(STR, description="saved runs that could not be read, and why"),
+            "note": _null({**STR, "description": "how to record a run, when none is saved"}),
+        },
+        "the communication map of the newest discovery run saved on or before as_of",
+    )
+
+
 def report_schema() -> Schema:
     """The JSON Schema (draft 2020-12) of the report document."""
     program_keys = (
@@ -262,6 +303,7 @@ def report_schema() -> Schema:
         "capability_gaps": _array(_ref("CapabilityGap")),
         "scenarios": _array(_ref("Scenario")),
         "backlog": _array(_ref("BacklogItem")),
+        "discovery": _discovery(),
         "sources": {"type": "object", "additionalProperties": STR, "description": "standard -> edition"},
     }
     return {

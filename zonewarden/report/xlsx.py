@@ -55,6 +55,7 @@ def write_xlsx(report: dict[str, Any], path: Path) -> None:
     _backlog(wb, report)
     _risk(wb, report, levels)
     _capability_gaps(wb, report)
+    _cross_zone(wb, report)
     as_of = dt.date.fromisoformat(report["as_of"])
     stamp = dt.datetime(as_of.year, as_of.month, as_of.day)
     props = wb.properties
@@ -434,3 +435,24 @@ def _capability_gaps(wb: Workbook, report: dict[str, Any]) -> None:
         row = [g["asset"], asset.get("name"), asset.get("vendor"), asset.get("model"), g["zone"], g["fr"]]
         rows.append([*row, g["sl_c"], g["sl_t"], g["sl_t"] - g["sl_c"]])
     _table(wb, "Capability gaps", columns, rows, freeze="B2")
+
+
+def _cross_zone(wb: Workbook, report: dict[str, Any]) -> None:
+    """Observed communications between zones (newest saved discovery run), or how to record one."""
+    d = report["discovery"]
+    columns = _columns("from 18, from zone 16, to 18, to zone 16, protocols 26, packets 10, bytes 12, conduit 24")
+    rows = [
+        [c["source"], c["source_zone"], c["target"], c["target_zone"], _join(c["protocols"]), c["packets"],
+         c["bytes"], _join(c["conduits"]) or "no conduit"]
+        for c in d["cross_zone"]
+    ]  # fmt: skip
+    if d["map"] is None:
+        note = d["note"]
+    elif not rows:
+        note = f"No communication between hosts of different zones in {d['file']} ({d['created']})."
+    else:
+        note = f"From {d['file']} ({d['created']})."
+    rows.append([note] + [None] * (len(columns) - 1))
+    ws = _table(wb, "Cross-zone traffic", columns, rows, freeze="A2")
+    letter = _column(ws, "conduit")
+    ws.conditional_formatting.add(_area(ws, "conduit"), _fill_rule(f'{letter}2="no conduit"', RED))
