@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from zonewarden.rules.generate import PLATFORMS, GenerateError, generate, platform, render
+from zonewarden.rules.generate.base import _touches_device
 from zonewarden.rules.industrial import MODBUS_PUBLIC_ASSIGNED
 from zonewarden.rules.island import island_rules
 from zonewarden.rules.policy import BOUNDARY, build_policy
@@ -149,8 +150,10 @@ def test_every_ruleset_ends_in_a_logged_deny_and_names_conduit_and_flow(outputs,
     devices = policy.devices()
     for ruleset in outputs[name].rulesets:
         assert re.search(FINAL_DENY[name], ruleset.text, re.S), ruleset.filename
-        for rule in devices[ruleset.device].rules:
-            assert f"conduit {rule.conduit} flow {rule.flow}" in ruleset.text
+        device = devices[ruleset.device]
+        for rule in device.rules:
+            forwarded = PLATFORMS[name].filters_own_traffic or not _touches_device(rule, device)
+            assert (f"conduit {rule.conduit} flow {rule.flow}" in ruleset.text) == forwarded
         assert "Deny by default, allow by exception (IEC 62443-3-3 SR 5.2 RE 1)" in ruleset.text
 
 
@@ -162,6 +165,14 @@ def test_each_device_gets_only_the_flows_that_cross_it(outputs, policy, name):
         others = {r.conduit for r in policy.rules} - mine
         for conduit in others:
             assert f"conduit {conduit} flow" not in ruleset.text, (ruleset.filename, conduit)
+
+
+def test_flows_to_the_device_itself_are_not_forwarding_rules(outputs):
+    fgt = next(r for r in outputs["fortigate"].rulesets if r.device == "vpn-gw")
+    assert "vendor-remote-access.vendor-ipsec" not in fgt.text.split("Rules (initiator")[1]
+    assert any("vendor-remote-access/vendor-ipsec" in n and "local-in" in n for n in fgt.notes)
+    ios = next(r for r in outputs["cisco-ios"].rulesets if r.device == "vpn-gw")  # inbound ACLs filter it
+    assert " permit udp 198.51.100.0 0.0.0.255 host 172.16.36.2 eq 500" in ios.text
 
 
 def test_the_data_diode_gets_no_ruleset(outputs):

@@ -131,6 +131,15 @@ def build_terms(rules: tuple[PolicyRule, ...], term_max: int) -> list[Term]:
     return terms
 
 
+def _touches_device(rule: PolicyRule, device: Device) -> bool:
+    """Whether a side of the rule is the enforcing device itself (by id or by its own addresses)."""
+    own = {ipaddress.ip_network(a) for a in device.asset.ip} if device.asset is not None else set()
+    for ref, nets in rule.source_objects + rule.destination_objects:
+        if ref in (device.id, f"asset:{device.id}") or (nets and set(nets) <= own):
+            return True
+    return False
+
+
 def _only_version(objects: Objects, version: int) -> Objects:
     return tuple((ref, tuple(n for n in nets if n.version == version)) for ref, nets in objects if nets)
 
@@ -224,13 +233,15 @@ class Generator:
     families: ClassVar[tuple[int, ...]] = (4, 6)  # IP versions the platform renders
     apply: ClassVar[str] = ""  # how to load the file ({file}, {name} are filled in)
     clear_sessions: ClassVar[str] = ""  # how to drop existing sessions (island mode on a stateful platform)
+    filters_own_traffic: ClassVar[bool] = False  # the ruleset also filters traffic to the device itself
     notes: ClassVar[tuple[str, ...]] = ()  # what Aerleon does not do here and how it is handled
 
     # --- pipeline ---------------------------------------------------------------------------
 
     def render(self, device: Device, rules: tuple[PolicyRule, ...], island: bool = False) -> list[RulesetFile]:
         """The ruleset files of ``device`` for ``rules`` (already filtered for island mode)."""
-        terms = build_terms(rules, self.term_max)
+        own = () if self.filters_own_traffic else tuple(r for r in rules if _touches_device(r, device))
+        terms = build_terms(tuple(r for r in rules if r not in own), self.term_max)
         present = {v for t in terms for v in t.families()} or {4}
         files: list[RulesetFile] = []
         versions: list[int | None] = [None]
@@ -242,6 +253,12 @@ class Generator:
             text, warnings = self._aerleon(ctx)
             text = self.finish(_strip_keywords(text), ctx)
             notes = list(self.notes) + self.device_notes(ctx) + warnings
+            if own:
+                names = ", ".join(dict.fromkeys(r.name for r in own))
+                notes.append(
+                    f"flows to or from {device.id} itself are not forwarded traffic and are not in this ruleset: "
+                    f"{names}; allow them in the device's own services (local-in, host-inbound, INPUT)"
+                )
             dropped = sorted(t.name for t in terms if not (t.families() & set(self.families)))
             if dropped:
                 notes.append(f"not rendered (no IP version {self.title} renders here): {', '.join(dropped)}")

@@ -10,6 +10,8 @@ ASA target, or CBAC/ZBF on the router, where that matters.
 
 Not Aerleon's object-group mode: it writes IOS-XR syntax (``net-group``, ``port-group``)
 that IOS and IOS-XE do not accept, so the ACL has one entry per address pair.
+Applied inbound, the ACL also filters traffic to the router itself, so flows to the device stay
+in it, and the banner warns that management and routing protocols need entries of their own.
 Permits are not logged: ``log`` on an ACL entry sends matching packets to the CPU,
 which a polling SCADA link would keep busy; the final deny logs.
 """
@@ -30,6 +32,7 @@ class CiscoIOS(Generator):
     comment: ClassVar[str] = "!"
     stateful: ClassVar[bool] = False
     log_permits: ClassVar[bool] = False
+    filters_own_traffic: ClassVar[bool] = True  # an inbound interface ACL also filters traffic to the router
     term_max: ClassVar[int] = 100
     apply: ClassVar[str] = (
         "configure terminal, paste; then on every interface facing a zone: ip access-group {name} in"
@@ -38,6 +41,8 @@ class CiscoIOS(Generator):
     notes: ClassVar[tuple[str, ...]] = (
         "permits are not logged ('log' punts packets to the CPU); the final deny logs",
         "one entry per address pair: Aerleon's object-group ACLs are IOS-XR syntax",
+        "applied inbound, the final deny also drops traffic to the router itself (SSH, SNMP, routing"
+        " protocols): add entries for them before applying",
     )
 
     def header(self, ctx: Context) -> str:
