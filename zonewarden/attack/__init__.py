@@ -92,12 +92,12 @@ def unmitigated(missing: set[str], attack: Attack | None = None) -> list[dict[st
         if tid not in attack.techniques:
             continue
         if all(any(sr in missing for sr in m.srs) for m in mits):
-            t = attack.techniques[tid]
+            tech = attack.techniques[tid]
             out.append(
                 {
                     "technique": tid,
-                    "name": t.name,
-                    "tactics": list(t.tactics),
+                    "name": tech.name,
+                    "tactics": list(tech.tactics),
                     "mitigations": [m.id for m in mits],
                     "missing_srs": sorted({sr for m in mits for sr in m.srs if sr in missing}),
                 }

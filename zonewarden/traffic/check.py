@@ -312,7 +312,8 @@ def _net_ranges(nets: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
 def _in_ranges(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
     if not len(first):
         return np.zeros(len(values), bool)
-    return ((values[:, None] >= first[None, :]) & (values[:, None] <= last[None, :])).any(axis=1)
+    inside = (values[:, None] >= first[None, :]) & (values[:, None] <= last[None, :])
+    return np.asarray(inside.any(axis=1))
 
 
 @dataclass

@@ -52,8 +52,8 @@ def coverage(plant: Plant, compiled: CompiledPolicy, results: Iterable[CheckResu
             if v["kind"] not in ("not-allowed", "operation-not-allowed") or not v["conduit"]:
                 continue
             key = (v["src_zone"], v["dst_zone"], v["transport"], v["port"], v.get("protocol"), v.get("operation"))
-            u = undeclared[v["conduit"]].get(key)
-            if u is None:
+            found = undeclared[v["conduit"]].get(key)
+            if found is None:
                 undeclared[v["conduit"]][key] = {
                     "from": v["src_zone"],
                     "to": v["dst_zone"],
@@ -67,11 +67,11 @@ def coverage(plant: Plant, compiled: CompiledPolicy, results: Iterable[CheckResu
                     "packet": v["packet"],
                 }
             else:
-                u["packets"] += v["packets"]
-                u["hosts"] = sorted({*u["hosts"], f"{v['client']} -> {v['server']}"})
+                found["packets"] += v["packets"]
+                found["hosts"] = sorted({*found["hosts"], f"{v['client']} -> {v['server']}"})
     out = []
     for conduit in plant.conduits:
-        declared = []
+        declared: list[dict[str, Any]] = []
         seen_names: set[str] = set()
         for index, flow in enumerate(conduit.flows, start=1):
             name = flow.id or f"{conduit.id}-{index}"
