@@ -336,3 +336,24 @@ def test_cli_errors_are_clear(write_workspace, tmp_path):
     assert run.returncode == 2 and "does not exist" in run.stderr
     run = _cli("check", str(root), str(junk), "--format", "xml")
     assert run.returncode == 2 and "unknown format" in run.stderr
+
+
+@needs_pcaps
+def test_cli_several_captures_and_recorded_evidence(write_workspace):
+    root = write_workspace(DNP3_PLANT)
+    captures = [str(PCAPS / "dnp3/warm_restart_and_response.pcap"), str(PCAPS / "dnp3/write_iin_and_response.pcap")]
+    run = _cli("check", str(root), *captures, "--format", "json", "--record-evidence")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    files = {Path(v["file"]).name: v["operation"] for v in data["violations"] if v["kind"] == "operation-not-allowed"}
+    assert files == {"warm_restart_and_response.pcap": "restart", "write_iin_and_response.pcap": "write"}
+    assert "recorded traffic evidence" in run.stderr
+    assess = subprocess.run(
+        [sys.executable, "-m", "zonewarden", "assess", str(root), "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert assess.returncode in (0, 1), assess.stderr
+    text = (root / "assessments" / "field.yaml").read_text(encoding="utf-8")
+    assert text.count("traffic check (") == 6  # SR 5.1, 5.2, 6.2 x two captures
