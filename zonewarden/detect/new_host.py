@@ -22,6 +22,9 @@ class NewHost:
             ip = host.get("ip")
             if not ip or ip in ctx.asset_by_ip or ip in ctx.baseline.hosts or ip in ("0.0.0.0", "::"):
                 continue
+            first = first_packet.get(ip)
+            if first is None:  # named inside a payload (a DHCP or identity answer), never on the wire here
+                continue
             if ip.startswith(("224.", "239.", "255.", "ff")):
                 continue
             zone = ctx.zone(ip)
@@ -31,7 +34,6 @@ class NewHost:
             text = f"{ip} ({host.get('vendor') or 'unknown vendor'}) is not a declared asset; seen {where}" + (
                 ", acting as an industrial client (possible rogue master)" if commands else ""
             )
-            first = first_packet.get(ip)
             out.append(
                 Alert(
                     self.name,
