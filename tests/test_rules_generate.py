@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 from zonewarden.rules.generate import PLATFORMS, GenerateError, generate, platform, render
-from zonewarden.rules.generate.base import _touches_device
 from zonewarden.rules.industrial import MODBUS_PUBLIC_ASSIGNED
 from zonewarden.rules.island import island_rules
 from zonewarden.rules.policy import BOUNDARY, build_policy
@@ -152,7 +151,7 @@ def test_every_ruleset_ends_in_a_logged_deny_and_names_conduit_and_flow(outputs,
         assert re.search(FINAL_DENY[name], ruleset.text, re.S), ruleset.filename
         device = devices[ruleset.device]
         for rule in device.rules:
-            forwarded = PLATFORMS[name].filters_own_traffic or not _touches_device(rule, device)
+            forwarded = PLATFORMS[name].filters_own_traffic or rule in device.transit_rules
             assert (f"conduit {rule.conduit} flow {rule.flow}" in ruleset.text) == forwarded
         assert "Deny by default, allow by exception (IEC 62443-3-3 SR 5.2 RE 1)" in ruleset.text
 

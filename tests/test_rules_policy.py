@@ -221,3 +221,10 @@ def test_sides_keep_their_named_objects(demo):
     assert rule.destination_objects == (("plc-trt", (net("10.30.12.10/32"),)),)
     (time,) = _rules(demo, "site-ops-scada/time")
     assert time.source_objects == (("scada", (net("10.30.2.0/24"),)),)
+
+
+def test_flows_to_the_device_itself_are_its_own_traffic(demo):
+    vpn = demo.devices()["vpn-gw"]
+    assert [r.name for r in vpn.own_rules] == ["vendor-remote-access/vendor-ipsec"]
+    assert {r.name for r in vpn.transit_rules} == {"vendor-remote-access/vendor-rdp"}
+    assert all(not d.own_rules for k, d in demo.devices().items() if k != "vpn-gw")

@@ -22,6 +22,9 @@ with them. One :class:`PolicyRule` per conduit flow and transport:
   :data:`BOUNDARY`. :meth:`Policy.devices` groups the rules per enforcing device, each
   with only the flows of the conduits it enforces, in plant.yaml order; a data diode is
   listed as not renderable (its hardware enforces the direction, not a ruleset).
+* **Own traffic.** A flow to or from the enforcing device itself (the vendor VPN's IKE to the VPN
+  gateway) is not forwarded through it: :attr:`Device.transit_rules` are what a forwarding
+  ruleset holds, :attr:`Device.own_rules` belong to the device's own services.
 * The flow keeps its industrial ``operations`` restriction (for IPS and DPI rules),
   ``life_safety`` (island mode, SR 5.2 RE 2) and ``log``.
 
@@ -89,6 +92,15 @@ class PolicyRule:
         """The rulesets that carry this rule: its devices, or BOUNDARY."""
         return self.devices or (BOUNDARY,)
 
+    def touches(self, device: Device) -> bool:
+        """Whether a side of the rule is ``device`` itself (by id, or exactly its own addresses): traffic
+        to or from a firewall is not forwarded through it (local-in / host-inbound / INPUT, not FORWARD)."""
+        own = {_host(a) for a in device.asset.ip} if device.asset is not None else set()
+        for ref, nets in self.source_objects + self.destination_objects:
+            if ref in (device.id, f"asset:{device.id}") or (nets and set(nets) <= own):
+                return True
+        return False
+
     def permits(self, src: Address, dst: Address, transport: str, port: int | None = None) -> bool:
         """Whether a session ``src`` -> ``dst`` on ``transport`` (``port``: destination port) may start."""
         if self.transport != "any" and transport != self.transport:
@@ -113,6 +125,16 @@ class Device:
     @property
     def label(self) -> str:
         return self.asset.label if self.asset is not None else self.id
+
+    @property
+    def transit_rules(self) -> tuple[PolicyRule, ...]:
+        """The rules whose traffic crosses the device (a forwarding ruleset holds these)."""
+        return tuple(r for r in self.rules if not r.touches(self))
+
+    @property
+    def own_rules(self) -> tuple[PolicyRule, ...]:
+        """The rules to or from the device itself (its own services: local-in, host-inbound, INPUT)."""
+        return tuple(r for r in self.rules if r.touches(self))
 
 
 @dataclass(frozen=True)

@@ -131,15 +131,6 @@ def build_terms(rules: tuple[PolicyRule, ...], term_max: int) -> list[Term]:
     return terms
 
 
-def _touches_device(rule: PolicyRule, device: Device) -> bool:
-    """Whether a side of the rule is the enforcing device itself (by id or by its own addresses)."""
-    own = {ipaddress.ip_network(a) for a in device.asset.ip} if device.asset is not None else set()
-    for ref, nets in rule.source_objects + rule.destination_objects:
-        if ref in (device.id, f"asset:{device.id}") or (nets and set(nets) <= own):
-            return True
-    return False
-
-
 def _only_version(objects: Objects, version: int) -> Objects:
     return tuple((ref, tuple(n for n in nets if n.version == version)) for ref, nets in objects if nets)
 
@@ -240,7 +231,7 @@ class Generator:
 
     def render(self, device: Device, rules: tuple[PolicyRule, ...], island: bool = False) -> list[RulesetFile]:
         """The ruleset files of ``device`` for ``rules`` (already filtered for island mode)."""
-        own = () if self.filters_own_traffic else tuple(r for r in rules if _touches_device(r, device))
+        own = () if self.filters_own_traffic else tuple(r for r in rules if r.touches(device))
         terms = build_terms(tuple(r for r in rules if r not in own), self.term_max)
         present = {v for t in terms for v in t.families()} or {4}
         files: list[RulesetFile] = []
@@ -346,6 +337,10 @@ class Generator:
             extra.append("life-safety")
         return f"conduit {term.conduit} flow {term.flow}" + (f" ({'; '.join(extra)})" if extra else "")
 
+    def apply_text(self, ctx: Context, filename: str) -> str:
+        """How to load this file."""
+        return self.apply.format(file=filename, name=_token(ctx.name))
+
     def device_notes(self, ctx: Context) -> list[str]:
         """Notes for the banner that depend on the device (e.g. the zone names it must have)."""
         return []
@@ -380,7 +375,7 @@ class Generator:
             ),
         ]
         if self.apply:
-            lines.append("Apply: " + self.apply.format(file=filename, name=_token(ctx.name)))
+            lines.append("Apply: " + self.apply_text(ctx, filename))
         for note in notes:
             lines.append(f"Note: {note}")
         lines.append("Rules (initiator -> responder, service):")
