@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from jsonschema import Draft202012Validator
 from test_report_html import _png_is_blank
 
+from zonewarden.report.schema import report_schema
 from zonewarden.traffic.record import FORMAT, latest, record_name
 
 ENV = {**os.environ, "NO_COLOR": "1"}
@@ -138,7 +140,9 @@ def test_report_embeds_the_map_and_cross_zone_table(saved, tmp_path):
 
     data = tmp_path / "report.json"
     assert zonewarden("report", str(saved), "--format", "json", "-o", str(data)).returncode == 0
-    discovery = json.loads(data.read_text())["discovery"]
+    document = json.loads(data.read_text())
+    assert not list(Draft202012Validator(report_schema()).iter_errors(document))  # the published schema holds
+    discovery = document["discovery"]
     assert {(c["source"], tuple(c["conduits"])) for c in discovery["cross_zone"]} == {(HMI, ("sup-ctl",)), (LAPTOP, ())}
 
     if CHROMIUM is not None:
@@ -158,6 +162,31 @@ def test_report_embeds_the_map_and_cross_zone_table(saved, tmp_path):
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert shot.exists() and not _png_is_blank(shot)
+
+
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        (lambda r: r["map"]["edges"][0].update(packets="many"), "'packets' and 'bytes' expected"),
+        (lambda r: r["map"]["nodes"][0].update(roles=[1]), "'roles' (list)"),
+        (lambda r: r["captures"][0].pop("sha256"), "'sha256' (64 hex digits) expected"),
+        (lambda r: r.update(summary=None), "'summary' with"),
+        (lambda r: r.update(created="yesterday"), "no valid 'created' time"),
+        (lambda r: r.update(format="other"), "not a saved discovery run"),
+    ],
+)
+def test_a_damaged_run_is_skipped_and_named_in_the_report(saved, tmp_path, damage, why):
+    [path] = (saved / "discovery").iterdir()
+    record = json.loads(path.read_text())
+    damage(record)
+    path.write_text(json.dumps(record))
+    out = tmp_path / "report.json"
+    result = zonewarden("report", str(saved), "--format", "json", "-o", str(out))
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    discovery = json.loads(out.read_text())["discovery"]
+    assert discovery["map"] is None and discovery["note"]
+    [problem] = discovery["problems"]
+    assert problem.startswith(f"discovery/{path.name}: ") and why in problem
 
 
 def test_report_without_a_saved_run_says_how_to_make_one(write_workspace, tmp_path):

@@ -211,17 +211,33 @@ def _invalid(record: Any) -> str | None:
         or not isinstance(graph.get("edges"), list)
     ):
         return "no communication map ('map' with 'nodes' and 'edges')"
-    if not all(isinstance(n, dict) and isinstance(n.get("id"), str) for n in graph["nodes"]):
-        return "a map node without an 'id'"
+    for n in graph["nodes"]:
+        if not (isinstance(n, dict) and isinstance(n.get("id"), str) and isinstance(n.get("label"), str)):
+            return "a map node without an 'id' and a 'label'"
+        if not _texts(n.get("roles")) or not isinstance(n.get("ip"), str | None):
+            return f"map node {n['id']}: 'roles' (list) and 'ip' (text or null) expected"
     for e in graph["edges"]:
         if not (isinstance(e, dict) and isinstance(e.get("source"), str) and isinstance(e.get("target"), str)):
             return "a map edge without 'source' and 'target'"
-        if not isinstance(e.get("protocols"), list) or not isinstance(e.get("packets"), int):
-            return f"map edge {e['source']} -> {e['target']}: 'protocols' (list) and 'packets' (number) expected"
+        counts = (e.get("packets"), e.get("bytes"))
+        if not _texts(e.get("protocols")) or not all(isinstance(c, int) and c >= 0 for c in counts):
+            return f"map edge {e['source']} -> {e['target']}: 'protocols' (list), 'packets' and 'bytes' expected"
     for key in ("captures", "cross_zone", "inventory", "flows"):
         if not isinstance(record.get(key), list):
             return f"'{key}' is not a list"
+    for c in record["captures"]:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("bytes"), int)):
+            return "a capture without 'name' and 'bytes'"
+        if not (isinstance(c.get("sha256"), str) and len(c["sha256"]) == 64):
+            return f"capture {c['name']}: 'sha256' (64 hex digits) expected"
+    summary = record.get("summary")
+    if not isinstance(summary, dict) or not all(isinstance(summary.get(k), int) for k in ("packets", "hosts", "flows")):
+        return "'summary' with 'packets', 'hosts' and 'flows' counts expected"
     return None
+
+
+def _texts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _created(record: dict[str, Any]) -> dt.datetime:
