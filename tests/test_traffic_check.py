@@ -357,3 +357,36 @@ def test_cli_several_captures_and_recorded_evidence(write_workspace):
     assert assess.returncode in (0, 1), assess.stderr
     text = (root / "assessments" / "field.yaml").read_text(encoding="utf-8")
     assert text.count("traffic check (") == 6  # SR 5.1, 5.2, 6.2 x two captures
+
+
+def test_ipv6_flows_are_judged_by_zone():
+    from zonewarden.traffic.check import NOT_IP, judge_flows
+
+    plant = _plant(
+        SYNTH.replace("  - {id: c, subnets: [10.0.3.0/24]}", "  - {id: c, subnets: [10.0.3.0/24, 'fd00:3::/64']}")
+        .replace("  - {id: a, subnets: [10.0.1.0/24]}", "  - {id: a, subnets: [10.0.1.0/24, 'fd00:1::/64']}")
+        .replace("  - {id: b, subnets: [10.0.2.0/24]}", "  - {id: b, subnets: [10.0.2.0/24, 'fd00:2::/64']}")
+    )
+    zm = ZoneMap.build(plant)
+    cp = compile_policy(plant, zm)
+
+    def rec(client, server, transport="tcp"):
+        return {
+            "client": client,
+            "server": server,
+            "client_port": 40000,
+            "server_port": 502,
+            "transport": transport,
+            "initiator_from": "syn",
+        }
+
+    flows = [
+        rec("fd00:1::5", "fd00:1::6"),
+        rec("fd00:1::5", "fd00:2::7"),
+        rec("fd00:2::5", "fd00:3::7"),
+        rec("fd00:9::5", "fd00:2::7"),
+        rec("fe80::1", "ff02::1", "udp"),
+        rec("00:11:22:33:44:55", "ff:ff:ff:ff:ff:ff", "eth"),
+    ]
+    j = judge_flows(flows, cp, zm)
+    assert j.verdict.tolist() == [INTRA, NOT_ALLOWED, NO_CONDUIT, UNKNOWN, BROADCAST, NOT_IP]

@@ -544,8 +544,21 @@ def judge_flows(flows: list[dict[str, Any]], compiled: CompiledPolicy, zone_map:
         elif sz == dz:
             judged.verdict[i] = INTRA
         else:
-            judged.verdict[i] = NOT_ALLOWED  # IPv6 conduit flows are judged conservatively (by zone only)
+            pair = sz * compiled.zone_count + dz
+            ci = _conduit_of(compiled, pair)
+            judged.conduit[i] = ci
+            # IPv6 through a conduit: not allowed unless a later version resolves IPv6 conduit flows
+            judged.verdict[i] = NOT_ALLOWED if ci >= 0 else NO_CONDUIT
     return judged
+
+
+def _conduit_of(compiled: CompiledPolicy, pair: int) -> int:
+    if compiled.pair_table is not None:
+        return int(compiled.pair_table[pair] >> 48) - 1
+    pos = int(np.searchsorted(compiled.conduit_pairs, pair))
+    if pos < len(compiled.conduit_pairs) and compiled.conduit_pairs[pos] == pair:
+        return int(compiled.conduit_of_pair[pos])
+    return -1
 
 
 def check_flows(
