@@ -134,8 +134,8 @@ def test_output_is_deterministic_and_undated(policy, ws, outputs):
 
 FINAL_DENY = {
     "nftables": r'chain default-deny \{\n.*\n\s+log prefix "default-deny: " drop',
-    "iptables": r'-A F_default-deny -p all -j LOG --log-prefix "default-deny: "\n-A F_default-deny -p all -j DROP\n'
-    r"-A FORWARD -j F_default-deny\nCOMMIT",
+    "iptables": r'-A F_default-deny -m comment --comment "[^"]*" -p all -j LOG --log-prefix "default-deny: "\n'
+    r'-A F_default-deny -m comment --comment "[^"]*" -p all -j DROP\n-A FORWARD -j F_default-deny\nCOMMIT',
     "cisco-ios": r" deny ip any any log\n\nexit",
     "cisco-asa": r"extended deny ip any any log\n$",
     "juniper-srx": r"policy default-deny \{.*?then \{\s+deny;\s+log \{\s+session-init;",
