@@ -293,8 +293,10 @@ def test_default_allow_and_catch_all_permit(workspace):
 
 
 def test_device_scopes_required_flows(workspace, write_workspace):
-    plant = PLANT.replace("devices: [fw]\n    flows: [{from: ops-hist, to: scada-srv", "devices: [fw2]\n    flows: "
-                          "[{from: ops-hist, to: scada-srv")
+    plant = PLANT.replace(
+        "devices: [fw]\n    flows: [{from: ops-hist, to: scada-srv",
+        "devices: [fw2]\n    flows: [{from: ops-hist, to: scada-srv",
+    )
     ws_path = write_workspace(plant)
     ws = load_workspace(ws_path)
     policy = build_policy(ws)

@@ -302,11 +302,17 @@ class _ListAnalysis:
         self.before: list[list[int]] = []
         self.after: list[list[int]] = []
         self.policy_near: list[list[int]] = []
+        self.flow_atoms: list[list[int]] = [[] for _ in policy_boxes]  # policy box -> overlapping atoms, in order
         for i, idx in enumerate(near):
             rules = idx[idx < n]
-            self.before.append([int(j) for j in rules if j < i])
-            self.after.append([int(j) for j in rules if j > i])
-            self.policy_near.append([int(j) - n for j in idx[idx >= n]])
+            self.before.append(rules[rules < i].tolist())
+            self.after.append(rules[rules > i].tolist())
+            near_policy = (idx[idx >= n] - n).tolist()
+            self.policy_near.append(near_policy)
+            for p in near_policy:
+                self.flow_atoms[p].append(i)
+        self.policy_index = {id(r): k for k, (_, r) in enumerate(policy_boxes)}
+        self.scope = _scope(entries)
 
     def atom_indices(self, entry: Entry) -> list[int]:
         return [i for i, a in enumerate(self.atoms) if a.entry is entry]
@@ -339,25 +345,30 @@ def policy_boxes(rules: Sequence[PolicyRule]) -> list[tuple[Box, PolicyRule]]:
 
 class _Zones:
     def __init__(self, policy: Policy, zones: Mapping[str, ZoneInfo]) -> None:
-        self.nets: list[tuple[int, int, int, str]] = []  # (size, lo, hi, zone)
+        # (family, host bits) -> {network number: zone}: a longest-prefix lookup
+        self.by_prefix: dict[tuple[int, int], dict[int, str]] = {}
         space: list[tuple[int, int]] = []
         self.levels: dict[float, IVS] = {}
         for zid, nets in policy.zone_networks.items():
             ranges = [iv.network_ivs(n)[0] for n in nets]
             space.extend(ranges)
-            for lo, hi in ranges:
-                self.nets.append((hi - lo, lo, hi, zid))
+            for n in nets:
+                bits = n.max_prefixlen - n.prefixlen
+                self.by_prefix.setdefault((n.version, bits), {}).setdefault(int(n.network_address) >> bits, zid)
             info = zones.get(zid)
             if info is not None and info.purdue_level is not None and not info.dmz:
                 self.levels[info.purdue_level] = iv.union(self.levels.get(info.purdue_level, iv.EMPTY), iv.ivs(ranges))
-        self.nets.sort()
+        self.order = sorted(self.by_prefix, key=lambda k: k[1])
         self.space = iv.ivs(space)
         self.info = zones
 
     def zone_of(self, value: int) -> str | None:
-        for _, lo, hi, zid in self.nets:
-            if lo <= value <= hi:
-                return zid
+        version, raw = (4, value) if value < iv.V6_BASE else (6, value - iv.V6_BASE)
+        for v, bits in self.order:
+            if v == version:
+                hit = self.by_prefix[(v, bits)].get(raw >> bits)
+                if hit is not None:
+                    return hit
         return None
 
 
@@ -547,7 +558,7 @@ def _rule_findings(ruleset, lst, la: _ListAnalysis, add, zones: _Zones, ifaces: 
             len(entries) == 1
             and entries[0].index == last_index
             and entries[0].action in BLOCKING
-            and all(_is_catch_all(b, lst.family, _scope(la.entries)) for b in entries[0].boxes)
+            and all(_is_catch_all(b, lst.family, la.scope) for b in entries[0].boxes)
         ):
             continue  # the explicit final deny: kept on purpose (SR 6.2)
         if _redundant(la, entries, atom_of_entry, lst, shadowed_rules):
@@ -583,6 +594,14 @@ def _redundant(
         cat = _category(e.action)
         for i in atom_of_entry.get(id(e), []):
             b = la.atoms[i].box
+            # only the rules overlapping this box can matter for it
+            near = [
+                k
+                for k in la.before[i] + la.after[i]
+                if la.atoms[k].entry.exact
+                and id(la.atoms[k].entry) not in mine
+                and id(la.atoms[k].entry.rule) not in dead
+            ]
             for j in la.after[i]:
                 other = la.atoms[j]
                 if _category(other.entry.action) == cat or id(other.entry.rule) in dead:
@@ -592,25 +611,12 @@ def _redundant(
                     continue
                 if not other.entry.exact:
                     return False
-                cover = [
-                    la.atoms[k].box
-                    for k in la.before[j]
-                    if la.atoms[k].entry.exact
-                    and id(la.atoms[k].entry) not in mine
-                    and id(la.atoms[k].entry.rule) not in dead
-                ]
-                if iv.uncovered(region, cover) is not None:
+                if iv.uncovered(region, [la.atoms[k].box for k in near if k < j]) is not None:
                     return False
-            if _category(lst.default) != cat or cat == "permit":  # a default allow is not relied on
-                cover = [
-                    la.atoms[k].box
-                    for k in la.before[i] + la.after[i]
-                    if la.atoms[k].entry.exact
-                    and id(la.atoms[k].entry) not in mine
-                    and id(la.atoms[k].entry.rule) not in dead
-                ]
-                if iv.uncovered(b, cover) is not None:
-                    return False
+            # a default allow is not relied on
+            reaches_default = _category(lst.default) != cat or cat == "permit"
+            if reaches_default and iv.uncovered(b, [la.atoms[k].box for k in near]) is not None:
+                return False
     return True
 
 
@@ -706,7 +712,7 @@ def _lvl(level: float) -> str:
 def _default_findings(ruleset: Ruleset, lst: RuleList, la: _ListAnalysis, add, transit: bool) -> None:
     if lst.hook not in ("forward", "input") or not lst.primary:
         return
-    scope = _scope(la.entries)
+    scope = la.scope
     loc = lst.default_location
     file, line = (loc.file, loc.line) if loc else (ruleset.file, 0)
     # a reachable permit-everything rule makes the default unreachable: an allow by default
@@ -765,8 +771,7 @@ def _flow_findings(ruleset, transit: list[RuleList], analyses, required: Sequenc
             failures = []
             for lst in stages[stage]:
                 la = analyses.get(lst.name)
-                entries = la.entries if la else []
-                gap = _blocked(entries, fbox, lst.default)
+                gap = _blocked(la, prule, fbox, lst.default)
                 if gap is None:
                     failures = []
                     break
@@ -798,34 +803,39 @@ def _flow_findings(ruleset, transit: list[RuleList], analyses, required: Sequenc
                 break
 
 
-def _blocked(entries: list[Entry], fbox: Box, default: str) -> tuple[Box, Entry | None] | None:
+def _blocked(la: _ListAnalysis | None, prule: PolicyRule, fbox: Box, default: str) -> tuple[Box, Entry | None] | None:
     """A part of the flow box the list does not permit (and the rule that blocks it), or None.
     The flow is taken to arrive where the list is bound (an access-group's interface); beyond
     that the check is optimistic where the model is unsure: interface-bound permits count for
     every interface, conditional or interface-bound blocks are ignored."""
-    scope_in, scope_out = _scope(entries)
+    if la is None:
+        return None if default not in BLOCKING else (fbox, None)
+    scope_in, scope_out = la.scope
     fbox = (*fbox[:5], scope_in, scope_out)
     permits: list[Box] = []
     decided: list[Box] = []
-    for e in entries:
-        for b in e.boxes:
-            if e.action == PERMIT:
-                z = iv.box_intersect((*b[:5], scope_in, scope_out), fbox)
-                if z is not None:
-                    permits.append(z)
-                    decided.append(z)
-                continue
-            if not e.exact or not iv.contains(b[iv.IIN], scope_in) or not iv.contains(b[iv.IOUT], scope_out):
-                continue
-            z = iv.box_intersect(b, fbox)
-            if z is None:
-                continue
-            gap = iv.uncovered(z, permits)
-            if gap is not None:
-                return gap, e
-            decided.append(z)
+    p = la.policy_index.get(id(prule))
+    candidates = la.flow_atoms[p] if p is not None else range(len(la.atoms))
+    for i in candidates:
+        a = la.atoms[i]
+        e, b = a.entry, a.box
+        if e.action == PERMIT:
+            z = iv.box_intersect((*b[:5], scope_in, scope_out), fbox)
+            if z is not None:
+                permits.append(z)
+                decided.append(z)
+            continue
+        if not e.exact or not iv.contains(b[iv.IIN], scope_in) or not iv.contains(b[iv.IOUT], scope_out):
+            continue
+        z = iv.box_intersect(b, fbox)
+        if z is None:
+            continue
+        gap = iv.uncovered(z, permits, clipped=True)
+        if gap is not None:
+            return gap, e
+        decided.append(z)
     if default in BLOCKING:
-        gap = iv.uncovered(fbox, decided)
+        gap = iv.uncovered(fbox, decided, clipped=True)
         if gap is not None:
             return gap, None
     return None

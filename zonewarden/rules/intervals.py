@@ -19,6 +19,7 @@ subtraction that fragments.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections.abc import Iterable, Sequence
 
@@ -81,6 +82,16 @@ def intersect(a: IVS, b: IVS) -> IVS:
     if len(a) == 1 and len(b) == 1:  # the common case
         lo, hi = max(a[0][0], b[0][0]), min(a[0][1], b[0][1])
         return ((lo, hi),) if lo <= hi else EMPTY
+    if len(a) == 1 or len(b) == 1:  # one interval against a long set: find the overlap by bisection
+        (lo, hi), many = (a[0], b) if len(a) == 1 else (b[0], a)
+        k = max(bisect.bisect_right(many, (lo, ADDR_MAX + 1)) - 1, 0)
+        found = []
+        while k < len(many) and many[k][0] <= hi:
+            s, e = max(lo, many[k][0]), min(hi, many[k][1])
+            if s <= e:
+                found.append((s, e))
+            k += 1
+        return tuple(found)
     out = []
     i = j = 0
     while i < len(a) and j < len(b):
@@ -185,7 +196,9 @@ def ivs_address_text(a: IVS, limit: int = 4) -> str:
     if a == V6_ALL:
         return "any6"
     parts: list[str] = []
-    for lo, hi in a:
+    for n, (lo, hi) in enumerate(a):
+        if len(parts) > limit:
+            return ", ".join(parts[:limit]) + f" (+{len(a) - n} more ranges)"
         for v_lo, v_hi, base, cls in ((0, V6_BASE - 1, 0, ipaddress.IPv4Address), (V6_BASE, ADDR_MAX, V6_BASE, None)):
             s, e = max(lo, v_lo), min(hi, v_hi)
             if s > e:
