@@ -353,3 +353,44 @@ def test_cli_errors_name_the_place(workspace, tmp_path):
     assert result.returncode == 2 and "unknown platform" in result.stderr
     result = zw("rules", "check", str(workspace), str(tmp_path / "missing"), "--platform", "asa")
     assert result.returncode == 2 and "no such configuration file" in result.stderr
+
+
+# ---------------------------------------------------------------- round trip (issue item 5)
+
+ROUND_TRIP = {
+    "nftables": "nftables",
+    "iptables": "iptables",
+    "cisco-asa": "asa",
+    "fortigate": "fortigate",
+    "cisco-ios": "ios",
+    "juniper-srx": "srx",
+    "paloalto": "panos",
+}
+
+
+def round_trip_platforms() -> list[str]:
+    from zonewarden.rules.config import platform_name
+    from zonewarden.rules.generate import PLATFORMS
+
+    return [g for g in PLATFORMS if platform_name(ROUND_TRIP.get(g, g)) is not None]
+
+
+@pytest.mark.parametrize("generator_name", round_trip_platforms())
+@pytest.mark.parametrize("which", ["small", "demo"])
+def test_generated_rulesets_check_clean(generator_name, which, workspace):
+    from conftest import REPO
+
+    from zonewarden.rules.generate import PLATFORMS, generate
+
+    root = workspace if which == "small" else REPO / "zonewarden" / "data" / "demo"
+    ws = load_workspace(root)
+    policy = build_policy(ws)
+    output = generate(policy, ws.plant, PLATFORMS[generator_name])
+    assert output.rulesets
+    for ruleset_file in output.rulesets:
+        ruleset = parse_text(ROUND_TRIP[generator_name], ruleset_file.text, ruleset_file.filename)
+        assert ruleset.rules
+        report = analyze(ruleset, policy, zone_infos(ws.plant), device=ruleset_file.device)
+        problems = [f.as_dict() for f in report.findings if f.category in "abe"]
+        assert problems == [], ruleset_file.filename
+        assert report.summary["required_flows"] > 0 or not ruleset_file.terms

@@ -444,7 +444,7 @@ def analyze(
     ifaces = _Interfaces(all_rules)
     zone_index = _Zones(policy, zones)
     allowed = policy_boxes(policy.rules)
-    required_rules = [r for r in policy.rules if device is None or device in r.rulesets]
+    required_rules = _required(policy, device)
     findings: list[Finding] = []
     flat = {name: flatten(ruleset, lst, ifaces) if lst.hook else [] for name, lst in ruleset.lists.items()}
     transit = _transit_lists(ruleset, flat)
@@ -493,6 +493,23 @@ def analyze(
         "skipped": len(ruleset.skipped),
     }
     return Report(findings, [s.as_dict() for s in ruleset.skipped], summary)
+
+
+def _required(policy: Policy, device: str | None) -> list[PolicyRule]:
+    """The conduit flows the configuration must forward: the device's transit rules, or every
+    device's (a flow to or from a firewall itself is its own service, not forwarded)."""
+    devices = policy.devices()
+    if device is not None:
+        return list(devices[device].transit_rules) if device in devices else []
+    transit: list[PolicyRule] = []
+    seen: set[int] = set()
+    for d in devices.values():
+        for r in d.transit_rules:
+            if id(r) not in seen:
+                seen.add(id(r))
+                transit.append(r)
+    order = {id(r): i for i, r in enumerate(policy.rules)}
+    return sorted(transit, key=lambda r: order[id(r)])
 
 
 def _finding(kind: str, rule: Rule, lst: RuleList, message: str, **kw: Any) -> Finding:
