@@ -82,7 +82,7 @@ def build_terms(rules: tuple[PolicyRule, ...], term_max: int) -> list[Term]:
     groups: dict[tuple[str, str], list[PolicyRule]] = {}
     for rule in rules:
         groups.setdefault((rule.conduit, rule.flow), []).append(rule)
-    raw: list[tuple[str, list[PolicyRule], tuple[str, ...]]] = []
+    raw: list[tuple[str, str, list[PolicyRule], tuple[str, ...]]] = []  # (name, suffix, rules, protocols)
     for (conduit, flow), members in groups.items():
         base = f"{conduit}.{flow}"
         by_ports: dict[tuple[tuple[int, int], ...], list[PolicyRule]] = {}
@@ -92,19 +92,21 @@ def build_terms(rules: tuple[PolicyRule, ...], term_max: int) -> list[Term]:
             suffix = f".{part[0].transport}" if len(by_ports) > 1 else ""
             transports = [r.transport for r in part]
             if "any" in transports:
-                raw.append((base + suffix, part, ()))
+                raw.append((base, suffix, part, ()))
             elif transports == ["icmp"]:
                 versions = {n.version for n in part[0].sources + part[0].destinations} or {4, 6}
                 for v in sorted(versions):
-                    name = base + suffix + (f".v{v}" if len(versions) > 1 else "")
-                    raw.append((name, part, ("icmp" if v == 4 else "icmpv6",)))
+                    raw.append((base, suffix + (f".v{v}" if len(versions) > 1 else ""), part, (
+                        "icmp" if v == 4 else "icmpv6",
+                    )))  # fmt: skip
             else:
-                raw.append((base + suffix, part, tuple(sorted(transports))))
+                raw.append((base, suffix, part, tuple(sorted(transports))))
     terms: list[Term] = []
-    for index, (name, part, protocols) in enumerate(raw, start=1):
-        name = _token(name)
-        if len(name) > term_max:
-            name = _token(f"r{index:02d}.{part[0].flow}")[:term_max]
+    for index, (base, suffix, part, protocols) in enumerate(raw, start=1):
+        name = _token(base + suffix)
+        if len(name) > term_max:  # rNN keeps it unique; the banner and comments name conduit and flow
+            short = _token(suffix)
+            name = (_token(f"r{index:02d}.{part[0].flow}")[: term_max - len(short)] + short)[:term_max]
         first = part[0]
         sources, destinations = first.source_objects, first.destination_objects
         if protocols in (("icmp",), ("icmpv6",)):

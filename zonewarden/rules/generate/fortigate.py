@@ -39,7 +39,7 @@ class FortiGate(Generator):
     def filters(self, ctx: Context) -> list[dict[str, Any]]:
         out = [
             self.filter(f"from-zone {src} to-zone {dst}", [self.term(t, ctx, n) for t, n in members], ctx)
-            for (src, dst), members in by_zone_pair(ctx.terms).items()
+            for (src, dst), members in by_zone_pair(ctx.terms, self.term_max).items()
         ]
         out.append(self.filter("from-zone any to-zone any", [self.deny(ctx)], ctx))
         return out

@@ -40,7 +40,7 @@ class JuniperSRX(Generator):
         family = "mixed" if any(6 in t.families() for t in ctx.terms) else "inet"
         out: list[dict[str, Any]] = []
         global_terms: list[dict[str, Any]] = []
-        for (src, dst), members in by_zone_pair(ctx.terms).items():
+        for (src, dst), members in by_zone_pair(ctx.terms, self.term_max).items():
             terms = [self.term(t, ctx, name) for t, name in members]
             if ANY in (src, dst):
                 for term in terms:

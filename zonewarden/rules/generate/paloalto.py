@@ -44,7 +44,7 @@ class PaloAlto(Generator):
         family = "mixed" if any(6 in t.families() for t in ctx.terms) else "inet"
         out = [
             self.filter(f"from-zone {src} to-zone {dst} {family}", [self.term(t, ctx, n) for t, n in members], ctx)
-            for (src, dst), members in by_zone_pair(ctx.terms).items()
+            for (src, dst), members in by_zone_pair(ctx.terms, self.term_max).items()
         ]
         out.append(self.filter("from-zone any to-zone any mixed", [self.deny(ctx)], ctx))
         return out

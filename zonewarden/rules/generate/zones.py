@@ -14,13 +14,14 @@ from zonewarden.rules.generate.base import Term
 ANY = "any"
 
 
-def by_zone_pair(terms: list[Term]) -> dict[tuple[str, str], list[tuple[Term, str]]]:
+def by_zone_pair(terms: list[Term], term_max: int) -> dict[tuple[str, str], list[tuple[Term, str]]]:
     """(from zone, to zone) -> [(term, name in that pair)], pairs sorted with any-zone pairs last."""
     pairs: dict[tuple[str, str], list[tuple[Term, str]]] = {}
     for term in terms:
         joined = [(s, d) for s in term.src_zones or (ANY,) for d in term.dst_zones or (ANY,)]
         for i, pair in enumerate(joined):
-            pairs.setdefault(pair, []).append((term, term.name if i == 0 else f"{term.name}-{i + 1}"))
+            suffix = f"-{i + 1}" if i else ""
+            pairs.setdefault(pair, []).append((term, term.name[: term_max - len(suffix)] + suffix))
     return dict(sorted(pairs.items(), key=lambda kv: (ANY in kv[0], kv[0])))
 
 
