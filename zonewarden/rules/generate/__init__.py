@@ -18,8 +18,19 @@ Add a platform by writing its module and listing its ``GENERATOR`` below.
 | fortigate    | fortigate      | .conf  | stateful  | firewall address, addrgrp, custom service |
 
 Which rules a device gets, and the final deny, are the same for every platform:
-:func:`render` takes a device of :meth:`Policy.devices` and renders its rules (in island
-mode only its life-safety rules, see :mod:`zonewarden.rules.island`).
+:func:`render` takes a device of :meth:`Policy.devices` and renders the rules of the
+conduits it enforces (in island mode only its life-safety rules, see
+:mod:`zonewarden.rules.island`). Flows to or from the device itself are left to its own
+services and named in the banner (except on IOS, whose inbound ACL filters them). A data
+diode gets no ruleset. Each file starts with a banner in the platform's comment syntax:
+device, conduits, zones, the design (deny by default, logged final deny, stateful or
+not), how to apply it, notes, and one line per rule (initiator -> responder, service).
+:func:`generate` adds, outside island mode, the platform-independent industrial files:
+``suricata.rules`` (:mod:`zonewarden.rules.suricata`) and ``dpi/<conduit>.md``
+(:mod:`zonewarden.rules.dpi`).
+
+Output is deterministic: rules in plant.yaml order, zone pairs sorted, no dates (Aerleon's
+``$Id$``/``$Date$``/``$Revision$`` keywords are removed).
 """
 
 from __future__ import annotations
