@@ -55,3 +55,26 @@ def test_a_lone_first_fragment_is_not_dissected_as_a_whole_packet(tmp_path) -> N
     d = discover([cap])
     assert d.stats["ip_fragments"] == 1 and d.stats["reassembled_datagrams"] == 0
     assert d.stats["dissected_packets"] == 0
+
+
+def _ipv6_fragments(payload: bytes, ident: int, cut: int) -> list[bytes]:
+    eth = bytes.fromhex("333300000001" "020000000050" "86dd")
+    src, dst = bytes.fromhex("fd000000000000000000000000000050"), bytes.fromhex("fd0000000000000000000000000000ff")
+    udp = struct.pack(">HHHH", 47808, 47808, 8 + len(payload), 0) + payload
+    out = []
+    for offset, more in ((0, True), (cut, False)):
+        piece = udp[offset : offset + cut] if more else udp[offset:]
+        frag = struct.pack(">BBHI", 17, 0, offset | (1 if more else 0), ident)
+        ip6 = struct.pack(">IHBB", 0x60000000, 8 + len(piece), 44, 64) + src + dst
+        out.append(eth + ip6 + frag + piece)
+    return out
+
+
+def test_ipv6_fragments_are_reassembled_too(tmp_path) -> None:
+    first, last = _ipv6_fragments(_bacnet_i_am(77, 15), ident=0xABCDEF01, cut=16)
+    cap = tmp_path / "frag6.pcap"
+    _pcap(cap, [last, first])
+    d = discover([cap])
+    assert d.stats["reassembled_datagrams"] == 1
+    host = next(h for h in d.hosts if h["ip"] == "fd00::50")
+    assert ("vendor_id", "15") in {(e["field"], e["value"]) for e in host["evidence"]}

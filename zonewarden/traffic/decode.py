@@ -76,6 +76,11 @@ class Headers:
     payload_off: np.ndarray  # int64 into raw.buf
     payload_len: np.ndarray  # int64
     fragment: np.ndarray  # bool: an IP fragment (first or not)
+    ip_id: np.ndarray  # uint32: IPv4 identification, or the IPv6 fragment header's (0 elsewhere)
+    frag_offset: np.ndarray  # int64: fragment offset in bytes (0 for unfragmented packets)
+    more_fragments: np.ndarray  # bool: the MF flag (IPv4) or M flag (IPv6 fragment header)
+    l4_off: np.ndarray  # int64 into raw.buf: the IP payload (transport header or fragment data)
+    ip_end: np.ndarray  # int64 into raw.buf: the end of the IP datagram as captured
     truncated: np.ndarray  # bool: a header was cut by the capture length
     single_linktype: int = -1  # the link type of every row, or -1 when they differ
     _macs: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
@@ -197,6 +202,9 @@ def _network(buf: bytes, etype: np.ndarray, l3: np.ndarray, end: np.ndarray) -> 
     dst4 = g32[:, 4] * is4
     proto = g[:, 9] * is4
     fragment = is4 & ((frag & 0x3FFF) != 0)
+    ip_id = g16[:, 2].astype(np.uint32) * is4
+    frag_offset = (frag & 0x1FFF).astype(np.int64) * 8 * is4
+    more_fragments = is4 & ((frag & 0x2000) != 0)
     has_l4 = is4 & ((frag & 0x1FFF) == 0)
     l4 = l3 + ihl
     total = g16[:, 1].astype(np.int64)
@@ -207,7 +215,8 @@ def _network(buf: bytes, etype: np.ndarray, l3: np.ndarray, end: np.ndarray) -> 
     dst6 = np.zeros((n, 2), np.uint64)
     six = (etype == ETH_IPV6) & (l3 + 40 <= end) & ((g[:, 0] >> 4) == 6)
     if six.any():
-        _ipv6(buf, np.flatnonzero(six), g, l3, end, src6, dst6, proto, l4, ip_end, has_l4, fragment, version)
+        _ipv6(buf, np.flatnonzero(six), g, l3, end, src6, dst6, proto, l4, ip_end, has_l4, fragment, version,
+              (ip_id, frag_offset, more_fragments))  # fmt: skip
         truncated |= (etype == ETH_IPV6) & (l3 + 40 > end)
     arp = (etype == ETH_ARP) & (l3 + 28 <= end)
     if arp.any():
@@ -262,6 +271,11 @@ def _network(buf: bytes, etype: np.ndarray, l3: np.ndarray, end: np.ndarray) -> 
         payload_off=payload_off,
         payload_len=payload_len,
         fragment=fragment,
+        ip_id=ip_id,
+        frag_offset=frag_offset,
+        more_fragments=more_fragments,
+        l4_off=np.where(is_ip, l4, l3),
+        ip_end=np.where(is_ip, ip_end, end),
         truncated=truncated,
     )
 
@@ -280,6 +294,7 @@ def _ipv6(
     has_l4: np.ndarray,
     fragment: np.ndarray,
     version: np.ndarray,
+    frag_fields: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> None:
     """Fill the IPv6 rows in place from their 40-byte windows, skipping extension headers."""
     base, stop, g = l3[rows], end[rows], g[rows]
@@ -298,6 +313,12 @@ def _ipv6(
         e = window[np.minimum(x, stop)]
         is_frag = ext & (nh == 44)
         frag |= is_frag
+        if is_frag.any():  # identification, offset and M flag of the fragment header
+            at = rows[is_frag]
+            word = e[is_frag].view(">u2")[:, 1]
+            frag_fields[0][at] = e[is_frag][:, 4:8].copy().view(">u4")[:, 0]
+            frag_fields[1][at] = (word >> 3).astype(np.int64) * 8
+            frag_fields[2][at] = (word & 1) != 0
         later |= is_frag & ((e.view(">u2")[:, 1] >> 3) != 0)
         size = np.where(nh == 44, 8, (e[:, 1].astype(np.int64) + 1) * 8)
         nh = np.where(ext, e[:, 0], nh)

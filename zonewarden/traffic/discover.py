@@ -19,7 +19,7 @@ import numpy as np
 from zonewarden.model.protocols import port_tables
 from zonewarden.perf import paused_gc
 from zonewarden.traffic.capture import CaptureError, open_capture
-from zonewarden.traffic.decode import decode, mac_text, packets
+from zonewarden.traffic.decode import decode, ip_text, mac_text, packets
 from zonewarden.traffic.dissectors import ETHERTYPES, TCP_PORTS, UDP_PORTS, for_packet
 from zonewarden.traffic.dissectors.base import Observation, Packet
 from zonewarden.traffic.events import Event, EventLog
@@ -196,25 +196,23 @@ def _discover(
 def _reassembled(
     h: Any, rows: np.ndarray, reassembler: Reassembler, first_rows: dict[Any, int]
 ) -> list[tuple[int, int, Packet]]:
-    """IPv4 fragments of the batch into the reassembler; (batch row, flow row, packet) for each datagram
-    completed whose transport ports have a dissector. IPv6 fragments are counted by the decoder only."""
+    """IPv4 and IPv6 fragments of the batch into the reassembler; (batch row, flow row, packet) for each
+    datagram completed whose transport ports have a dissector."""
     out: list[tuple[int, int, Packet]] = []
     buf = h.raw.buf
-    for i in np.flatnonzero(h.fragment & (h.ip_version == 4)).tolist():
-        l3 = int(h.l3_off[i])
-        head = buf[l3 : l3 + 20]
-        if len(head) < 20:
-            continue
-        ihl = (head[0] & 0x0F) * 4
-        total = int.from_bytes(head[2:4], "big")
-        ident, flags = int.from_bytes(head[4:6], "big"), int.from_bytes(head[6:8], "big")
-        src, dst, proto = int(h.src4[i]), int(h.dst4[i]), head[9]
-        key = (src, dst, proto, ident)
-        offset = (flags & 0x1FFF) * 8
+    for i in np.flatnonzero(h.fragment).tolist():
+        version, proto = int(h.ip_version[i]), int(h.proto[i])
+        if version == 4:
+            src, dst = _v4(int(h.src4[i])), _v4(int(h.dst4[i]))
+        else:
+            src, dst = ip_text(h, i, True), ip_text(h, i, False)
+        key = (version, src, dst, proto, int(h.ip_id[i]))
+        offset = int(h.frag_offset[i])
         if offset == 0:
             first_rows[key] = int(rows[i])
-        payload = buf[l3 + ihl : l3 + max(total, ihl)]
-        whole = reassembler.add(key, offset, bool(flags & 0x2000), payload, float(h.ts_ns[i]) / 1e9, int(h.number[i]))
+        payload = buf[int(h.l4_off[i]) : int(h.ip_end[i])]
+        more = bool(h.more_fragments[i])
+        whole = reassembler.add(key, offset, more, payload, float(h.ts_ns[i]) / 1e9, int(h.number[i]))
         if whole is None or proto not in (6, 17):
             continue
         row = first_rows.pop(key, -1)
@@ -226,25 +224,14 @@ def _reassembled(
         if not for_packet(transport, sport, dport):
             continue
         src_mac, dst_mac = h.macs(np.array([i]))
-        out.append(
-            (
-                i,
-                row,
-                Packet(
-                    int(h.number[i]),
-                    float(h.ts_ns[i]) / 1e9,
-                    _v4(src),
-                    _v4(dst),
-                    sport,
-                    dport,
-                    transport,
-                    whole[header:],
-                    mac_text(int(src_mac[0])) if src_mac[0] else None,
-                    mac_text(int(dst_mac[0])) if dst_mac[0] else None,
-                    0x0800,
-                ),
-            )
-        )
+        smac = mac_text(int(src_mac[0])) if src_mac[0] else None
+        dmac = mac_text(int(dst_mac[0])) if dst_mac[0] else None
+        ethertype = 0x0800 if version == 4 else 0x86DD
+        packet = Packet(
+            int(h.number[i]), float(h.ts_ns[i]) / 1e9, src, dst, sport, dport, transport, whole[header:], smac, dmac,
+            ethertype,
+        )  # fmt: skip
+        out.append((i, row, packet))
     return out
 
 
