@@ -20,7 +20,7 @@ from zonewarden.rules.ruleset import ConfigError
 FIREWALL = SHARED / "firewall"
 MANIFEST = FIREWALL / "MANIFEST.tsv"
 needs_shared = pytest.mark.skipif(not MANIFEST.is_file(), reason="../shared/data/firewall is not present")
-PLATFORM_OF = {"iptables": "iptables", "nftables": "nftables", "asa": "asa", "fortigate": "fortigate"}
+PLATFORM_OF = {"iptables": "iptables", "nftables": "nftables", "asa": "asa", "fortigate": "fortigate", "ios": "ios"}
 
 
 def shared_configs() -> list[tuple[str, str, str]]:
@@ -74,6 +74,9 @@ def test_counts_checked_by_hand():
     assert [s.location.line for s in asa.skipped] == [271, 272]
     # FortiGate: two policies, each a TCP and a UDP port range
     assert rules_per_list("fortigate/aerleon_FortigateTest.testMultipleTerms.conf", "fortigate") == {"policy": 4}
+    # IOS: aerleon's lab ACL has 15 entries; the 15,000-line generated stress config parses whole
+    assert rules_per_list("ios/aerleon_sample_cisco_lab.acl", "ios") == {"allowtointernet": 15}
+    assert sum(rules_per_list("ios/ciscoconfparse_sample_05.ios", "ios").values()) == 15031
     # nftables text and JSON of the same ruleset: the same 23 rules
     text = rules_per_list("nftables/nftables-rs_nftables-init.nft", "nftables")
     js = rules_per_list("nftables/nftables-rs_nftables-init.json", "nftables")

@@ -311,7 +311,9 @@ class _ListAnalysis:
             self.policy_near.append(near_policy)
             for p in near_policy:
                 self.flow_atoms[p].append(i)
-        self.policy_index = {id(r): k for k, (_, r) in enumerate(policy_boxes)}
+        self.policy_index: dict[int, int] = {}
+        for k, (_, r) in enumerate(policy_boxes):
+            self.policy_index.setdefault(id(r), k)
         self.scope = _scope(entries)
 
     def atom_indices(self, entry: Entry) -> list[int]:
@@ -341,6 +343,11 @@ def policy_boxes(rules: Sequence[PolicyRule]) -> list[tuple[Box, PolicyRule]]:
             dport = iv.ivs(r.ports) if r.ports else iv.PORT_ALL
         out.append((iv.box(src, dst, proto, iv.PORT_ALL, dport), r))
     return out
+
+
+def _mirror(b: Box) -> Box:
+    """The replies of a flow box: addresses swapped, from the service port to any port."""
+    return (b[iv.DST], b[iv.SRC], b[iv.PROTO], b[iv.DPORT], iv.PORT_ALL, b[iv.IOUT], b[iv.IIN])
 
 
 class _Zones:
@@ -444,6 +451,8 @@ def analyze(
     ifaces = _Interfaces(all_rules)
     zone_index = _Zones(policy, zones)
     allowed = policy_boxes(policy.rules)
+    if ruleset.stateless:  # a stateless list permits replies explicitly: a flow's mirror is allowed too
+        allowed += [(_mirror(b), r) for b, r in allowed]
     required_rules = _required(policy, device)
     findings: list[Finding] = []
     flat = {name: flatten(ruleset, lst, ifaces) if lst.hook else [] for name, lst in ruleset.lists.items()}

@@ -162,6 +162,7 @@ class Ruleset:
     lists: dict[str, RuleList] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stateless: bool = False  # replies need their own permits (IOS ACLs): they are read as replies
 
     def skip(self, line: int, text: str, reason: str) -> None:
         self.skipped.append(Skipped(Location(self.file, line), text.strip()[:200], reason))
@@ -374,6 +375,13 @@ PORT_NAMES = {
     "dnp3": 20000,
     "iso-tsap": 102,
     "echo-request": 8,
+    "bfd": 3784,
+    "bfd-echo": 3785,
+    "mlag": 4432,
+    "ftp-data": 20,
+    "bootp": 67,
+    "pop-3": 110,
+    "imap-4": 143,
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from zonewarden.rules.config import asa, fortigate, iptables, nftables
+from zonewarden.rules.config import asa, fortigate, ios, iptables, nftables
 from zonewarden.rules.config._common import read_text
 from zonewarden.rules.ruleset import ConfigError, Ruleset
 
@@ -22,6 +22,7 @@ PARSERS: dict[str, Parser] = {
     "nftables": nftables.parse,
     "asa": asa.parse,
     "fortigate": fortigate.parse,
+    "ios": ios.parse,
 }
 ALIASES = {
     "iptables-save": "iptables",
@@ -30,6 +31,8 @@ ALIASES = {
     "cisco-asa": "asa",
     "fortios": "fortigate",
     "forti": "fortigate",
+    "cisco-ios": "ios",
+    "ios-xe": "ios",
 }
 
 
