@@ -28,6 +28,7 @@ from zonewarden.traffic.dissectors import (
     netbios,
     opcua,
     profinet_dcp,
+    rdp,
     s7comm,
     snmp,
 )
@@ -61,6 +62,7 @@ DISSECTORS: dict[str, Dissector] = {
         netbios.DISSECTOR,
         snmp.DISSECTOR,
         http_server.DISSECTOR,
+        rdp.DISSECTOR,
     )
 }
 
