@@ -378,7 +378,6 @@ PORT_NAMES = {
     "bfd": 3784,
     "bfd-echo": 3785,
     "mlag": 4432,
-    "ftp-data": 20,
     "bootp": 67,
     "pop-3": 110,
     "imap-4": 143,
