@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from zonewarden.cli.output import console, err_console, fail
+from zonewarden.cli.output import capture_progress, console, err_console, fail
 
 
 def discover_cmd(
@@ -44,27 +43,7 @@ def discover_cmd(
     missing = [str(c) for c in captures if not c.is_file()]
     if missing:
         fail(f"no such capture file: {', '.join(missing)}", 2)
-    total = sum(c.stat().st_size for c in captures)
-    quiet = fmt != "table" or not console.is_terminal
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("reading captures", total=total)
-        done = {"base": 0, "last": 0}
-
-        def progress(consumed: int) -> None:
-            if consumed < done["last"]:  # a new file started
-                done["base"] += done["last"]
-            done["last"] = consumed
-            bar.update(task, completed=min(total, done["base"] + consumed))
-
+    with capture_progress(captures, "reading captures", quiet=fmt != "table" or not console.is_terminal) as progress:
         result = discover(captures, progress)
     comparison: dict[str, Any] | None = None
     zone_of: dict[str, str] = {}

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 # Piped output (files, CI logs) gets a generous fixed width instead of 80 columns.
 console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
@@ -22,3 +26,24 @@ def sl_cell(level: int | None) -> str:
         return "[dim]-[/]"
     colour = {0: "dim", 1: "green", 2: "yellow", 3: "dark_orange", 4: "red"}[level]
     return f"[{colour}]{level}[/]"
+
+
+@contextmanager
+def capture_progress(captures: list[Path], label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar over the bytes of several capture files, on stderr; yields the callback
+    ``progress(bytes consumed in the current file)`` that the readers call per batch."""
+    total = sum(c.stat().st_size for c in captures)
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(
+        "[progress.description]{task.description}", *columns, console=err_console, disable=quiet, transient=True
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        done = {"base": 0, "last": 0}
+
+        def progress(consumed: int) -> None:
+            if consumed < done["last"]:  # a new file started
+                done["base"] += done["last"]
+            done["last"] = consumed
+            bar.update(task, completed=min(total, done["base"] + consumed))
+
+        yield progress

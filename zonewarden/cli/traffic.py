@@ -10,10 +10,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from zonewarden.cli.output import console, err_console, fail
+from zonewarden.cli.output import capture_progress, console, err_console, fail
 
 app = typer.Typer(
     help="Traffic against the model: conduits verified from captures, and OT-aware detections.",
@@ -85,27 +84,7 @@ def check_cmd(
         except (OSError, ValueError, AttributeError, TypeError) as exc:
             fail(f"{baseline}: not a traffic check JSON report ({exc})")
     ws = _load(workspace)
-    total = sum(c.stat().st_size for c in captures)
-    quiet = fmt != "table" or not console.is_terminal
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("checking captures", total=total)
-        done = {"base": 0, "last": 0}
-
-        def progress(consumed: int) -> None:
-            if consumed < done["last"]:
-                done["base"] += done["last"]
-            done["last"] = consumed
-            bar.update(task, completed=min(total, done["base"] + consumed))
-
+    with capture_progress(captures, "checking captures", quiet=fmt != "table" or not console.is_terminal) as progress:
         result = verify(ws.plant, captures, known, progress)
     data = result.to_dict()
     if cef is not None:
