@@ -315,6 +315,10 @@ class _ListAnalysis:
         for k, (_, r) in enumerate(policy_boxes):
             self.policy_index.setdefault(id(r), k)
         self.scope = _scope(entries)
+        self.family = "any"
+        spans = {d for a in self.atoms for d in (a.box[iv.SRC], a.box[iv.DST])}
+        if spans and all(not iv.overlaps(d, iv.V6_ALL) or iv.contains(d, iv.V6_ALL) for d in spans):
+            self.family = "ip"  # no rule names an IPv6 address: an IPv4 catch-all is the final deny
 
     def atom_indices(self, entry: Entry) -> list[int]:
         return [i for i, a in enumerate(self.atoms) if a.entry is entry]
@@ -584,7 +588,9 @@ def _rule_findings(ruleset, lst, la: _ListAnalysis, add, zones: _Zones, ifaces: 
             len(entries) == 1
             and entries[0].index == last_index
             and entries[0].action in BLOCKING
-            and all(_is_catch_all(b, lst.family, la.scope) for b in entries[0].boxes)
+            and all(
+                _is_catch_all(b, lst.family if lst.family != "any" else la.family, la.scope) for b in entries[0].boxes
+            )
         ):
             continue  # the explicit final deny: kept on purpose (SR 6.2)
         if _redundant(la, entries, atom_of_entry, lst, shadowed_rules):
@@ -743,7 +749,11 @@ def _default_findings(ruleset: Ruleset, lst: RuleList, la: _ListAnalysis, add, t
     file, line = (loc.file, loc.line) if loc else (ruleset.file, 0)
     # a reachable permit-everything rule makes the default unreachable: an allow by default
     for e in la.entries:
-        if e.action == PERMIT and e.exact and all(_is_catch_all(b, lst.family, scope) for b in e.boxes):
+        if (
+            e.action == PERMIT
+            and e.exact
+            and all(_is_catch_all(b, lst.family if lst.family != "any" else la.family, scope) for b in e.boxes)
+        ):
             covered = all(iv.uncovered(la.atoms[i].box, la.earlier_cover(i)) is None for i in la.atom_indices(e))
             if not covered:
                 add(
@@ -770,7 +780,11 @@ def _default_findings(ruleset: Ruleset, lst: RuleList, la: _ListAnalysis, add, t
     if not transit:
         return
     last = la.entries[-1] if la.entries else None
-    if last is None or last.action not in BLOCKING or not all(_is_catch_all(b, lst.family, scope) for b in last.boxes):
+    if (
+        last is None
+        or last.action not in BLOCKING
+        or not all(_is_catch_all(b, lst.family if lst.family != "any" else la.family, scope) for b in last.boxes)
+    ):
         add(
             Finding(
                 "no-final-deny",
