@@ -109,8 +109,8 @@ def plant_diagram(zones: list[dict[str, Any]], conduits: list[dict[str, Any]], t
         row = rows[level]
         row_w = len(row) * (BOX_W + GAP_X) - GAP_X
         x0 = 60 + MARGIN + (width - 60 - 2 * MARGIN - row_w) / 2
-        for i, z in enumerate(row):
-            xy[z] = (x0 + i * (BOX_W + GAP_X), MARGIN + r * (BOX_H + GAP_Y))
+        for i, zone_id in enumerate(row):
+            xy[zone_id] = (x0 + i * (BOX_W + GAP_X), MARGIN + r * (BOX_H + GAP_Y))
     height = MARGIN * 2 + len(levels) * (BOX_H + GAP_Y) - GAP_Y
     parts = [
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '

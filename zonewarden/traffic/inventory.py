@@ -237,9 +237,8 @@ def infer_roles(host: Host) -> list[dict[str, str]]:
     ):
         roles.append({"role": "network-device", "evidence": f"identifies as {host.identity['device_type']}"})
     if not roles:
-        it = [
-            p for p in set(host.served) | set(host.used) if (lookup_protocol(p) and not lookup_protocol(p).industrial)
-        ]
+        known = {p: lookup_protocol(p) for p in set(host.served) | set(host.used)}
+        it = [p for p, proto in known.items() if proto is not None and not proto.industrial]
         if it:
             roles.append({"role": "it-host", "evidence": f"only IT protocols ({', '.join(sorted(it)[:5])})"})
     return roles

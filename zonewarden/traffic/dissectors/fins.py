@@ -101,7 +101,7 @@ class FinsDissector(Dissector):
             r = Reader(data, pos + 4)
             length, command, error = r.u32be(), r.u32be(), r.u32be()
             body = data[pos + 16 : pos + 8 + length]
-            tcp = {"tcp_command": TCP_COMMANDS.get(command, hexid(command, 8)), "tcp_error": error}
+            tcp: dict[str, Any] = {"tcp_command": TCP_COMMANDS.get(command, hexid(command, 8)), "tcp_error": error}
             if command == 2 and body:
                 out.append(self._frame(packet, state, body, tcp))
             else:

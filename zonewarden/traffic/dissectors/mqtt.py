@@ -135,7 +135,7 @@ class MqttDissector(Dissector):
                 details["packet_id"] = r.u16be()
                 if level >= 5:
                     r.skip(self._props(body, r.pos))
-                topics = []
+                topics: list[str] = []
                 while r.remaining >= 2 and len(topics) < 32:
                     topics.append(_string(r))
                     if ptype == 8:
