@@ -359,7 +359,7 @@ def test_cli_several_captures_and_recorded_evidence(write_workspace):
     assert text.count("traffic check (") == 6  # SR 5.1, 5.2, 6.2 x two captures
 
 
-def test_ipv6_flows_are_judged_by_zone():
+def test_ipv6_flows_are_judged_against_the_conduit_flows():
     from zonewarden.traffic.check import NOT_IP, judge_flows
 
     plant = _plant(
@@ -370,12 +370,12 @@ def test_ipv6_flows_are_judged_by_zone():
     zm = ZoneMap.build(plant)
     cp = compile_policy(plant, zm)
 
-    def rec(client, server, transport="tcp"):
+    def rec(client, server, transport="tcp", port=502):
         return {
             "client": client,
             "server": server,
             "client_port": 40000,
-            "server_port": 502,
+            "server_port": port,
             "transport": transport,
             "initiator_from": "syn",
         }
@@ -387,6 +387,9 @@ def test_ipv6_flows_are_judged_by_zone():
         rec("fd00:9::5", "fd00:2::7"),
         rec("fe80::1", "ff02::1", "udp"),
         rec("00:11:22:33:44:55", "ff:ff:ff:ff:ff:ff", "eth"),
+        rec("fd00:1::5", "fd00:2::7", port=22),  # through the conduit, but no flow of it allows SSH
+        rec("fd00:2::7", "fd00:1::5", port=502),  # the conduit's Modbus flow runs a -> b only
     ]
     j = judge_flows(flows, cp, zm)
-    assert j.verdict.tolist() == [INTRA, NOT_ALLOWED, NO_CONDUIT, UNKNOWN, BROADCAST, NOT_IP]
+    assert j.verdict.tolist() == [INTRA, ALLOWED, NO_CONDUIT, UNKNOWN, BROADCAST, NOT_IP, NOT_ALLOWED, NOT_ALLOWED]
+    assert cp.rules[int(j.rule[1])].flow == "mb" and int(j.rule[6]) == -1

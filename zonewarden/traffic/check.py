@@ -547,9 +547,31 @@ def judge_flows(flows: list[dict[str, Any]], compiled: CompiledPolicy, zone_map:
             pair = sz * compiled.zone_count + dz
             ci = _conduit_of(compiled, pair)
             judged.conduit[i] = ci
-            # IPv6 through a conduit: not allowed unless a later version resolves IPv6 conduit flows
-            judged.verdict[i] = NOT_ALLOWED if ci >= 0 else NO_CONDUIT
+            if ci < 0:
+                judged.verdict[i] = NO_CONDUIT
+                continue
+            found, backwards = _permit_one(compiled, compiled.conduits[ci], f, bool(mid[i]))
+            judged.rule[i], judged.reversed[i] = found, backwards
+            judged.verdict[i] = ALLOWED if found >= 0 else NOT_ALLOWED
     return judged
+
+
+def _permit_one(compiled: CompiledPolicy, conduit: str, f: dict[str, Any], mid_flow: bool) -> tuple[int, bool]:
+    """(rule index or -1, reversed) for one non-IPv4 flow through ``conduit``, by the policy's own
+    address arithmetic (IPv6 flows are rare on plant floors; the bulk path is IPv4 only)."""
+    try:
+        client, server = ipaddress.ip_address(f["client"]), ipaddress.ip_address(f["server"])
+    except ValueError:
+        return -1, False
+    transport = f["transport"]
+    for k, r in enumerate(compiled.rules):
+        if r.conduit == conduit and r.permits(client, server, transport, f["server_port"]):
+            return k, False
+    if mid_flow:
+        for k, r in enumerate(compiled.rules):
+            if r.conduit == conduit and r.permits(server, client, transport, f["client_port"]):
+                return k, True
+    return -1, False
 
 
 def _conduit_of(compiled: CompiledPolicy, pair: int) -> int:
