@@ -40,7 +40,27 @@ def test_known_facts():
     assert attack.mitigations["M0813"].srs == ("SR 1.2",)
     assert attack.mitigations["M0942"].srs == ("SR 7.7",)
     assert "T0816" in attack.mitigations["M0942"].techniques
-    assert {m.id for m in attack.mitigations_of("T0843")} >= {"M0930", "M0937", "M0800"}
+    assert {m.id for m in attack.mitigations_of("T0816")} >= {"M0800", "M0802", "M0813", "M0937", "M0942"}
+
+
+def test_verified_v18_mitigation_facts():
+    """Pinned facts, verified 2026-11-26 against MITRE's ATT&CK for ICS v18.0 objects (SR labels) and
+    attack.mitre.org pages / v17 ICS layers (technique links); see the data file's _about.coverage."""
+    attack = load_attack()
+    m = attack.mitigations
+    assert m["M0800"].name == "Authorization Enforcement"
+    assert m["M0800"].srs == ("SR 2.1",) and "T0800" in m["M0800"].techniques
+    assert m["M0801"].srs == ("SR 2.1",) and "T0812" in m["M0801"].techniques
+    assert m["M0818"].srs == ("SR 3.5", "SR 3.6")
+    assert m["M0936"].srs == ("SR 1.11",)
+    assert m["M0948"].srs == ("SR 5.4",)
+    assert m["M0953"].srs == ("SR 7.3",)
+    # v18.0 cites no IEC 62443-3-3 SR for these (M0946, M0951, M0815 cite 62443-4-2 CRs only)
+    for ident in ("M0807", "M0810", "M0811", "M0812", "M0815", "M0946", "M0951"):
+        assert m[ident].srs == (), ident
+    assert m["M0812"].techniques == ("T0879", "T0880")
+    assert m["M0942"].techniques == ("T0807", "T0816", "T0822", "T0830", "T0847", "T0853", "T0866", "T0885")
+    assert "2026-11-26" in attack.about["coverage"]
 
 
 def test_unmitigated_needs_every_labelled_mitigation_missing():
