@@ -22,7 +22,7 @@ from zonewarden.traffic.capture import CaptureError, open_capture
 from zonewarden.traffic.decode import decode, ip_text, mac_text, packets
 from zonewarden.traffic.dissectors import ETHERTYPES, TCP_PORTS, UDP_PORTS, for_packet
 from zonewarden.traffic.dissectors.base import Observation, Packet
-from zonewarden.traffic.events import Event, EventLog
+from zonewarden.traffic.events import Event, EventLog, repeat
 from zonewarden.traffic.flows import FlowTable
 from zonewarden.traffic.fragments import Reassembler
 from zonewarden.traffic.inventory import InventoryBuilder
@@ -87,8 +87,9 @@ def _discover(
         for grp, count in repeats.flush(keep_recent):
             for obs in grp.templates:
                 builder.add_observation(obs, count, repeat=True)
-                log.add_repeats(name, obs, count, grp.last_packet, grp.last_time)
                 per_protocol[obs.protocol] += count
+            for ev in grp.events:
+                repeat(ev, count, grp.last_packet, grp.last_time)
 
     for path in paths:
         name = str(path)
@@ -129,9 +130,11 @@ def _discover(
                         for obs in dissector.dissect(pkt, state):
                             obs.details.setdefault("file", name)
                             builder.add_observation(obs)
-                            log.add(name, obs)
+                            ev = log.add(name, obs)
                             if grp is not None:
                                 grp.templates.append(obs)
+                                if ev is not None:
+                                    grp.events.append(ev)
                             per_protocol[obs.protocol] += 1
                             if row >= 0 and table.app_protocol[row] is None and obs.message != "malformed":
                                 table.app_protocol[row] = obs.protocol

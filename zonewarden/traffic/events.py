@@ -86,23 +86,33 @@ def _hashable(value: Any) -> bool:
     return True
 
 
+def repeat(ev: Event, count: int, last_packet: int, last_time: float) -> None:
+    """``count`` more packets said what ``ev`` says, the last of them as given."""
+    ev.count += count
+    if (last_time, last_packet) > (ev.last_time, ev.last_packet):
+        ev.last_packet, ev.last_time = last_packet, last_time
+
+
 class EventLog:
     """Accumulates events keyed by :func:`event_key`; malformed observations are not events."""
 
     def __init__(self) -> None:
         self.events: dict[tuple[Any, ...], Event] = {}
 
-    def add(self, file: str, obs: Observation) -> None:
-        self.add_repeats(file, obs, 1, obs.packet, obs.time)
+    def add(self, file: str, obs: Observation) -> Event | None:
+        """Count one observation; its event (None for a malformed one)."""
+        return self.add_repeats(file, obs, 1, obs.packet, obs.time)
 
-    def add_repeats(self, file: str, obs: Observation, count: int, last_packet: int, last_time: float) -> None:
-        """``obs`` seen ``count`` times, first as ``obs.packet``/``obs.time``, last as given."""
+    def add_repeats(
+        self, file: str, obs: Observation, count: int, last_packet: int, last_time: float
+    ) -> Event | None:
+        """``obs`` seen ``count`` times, first as ``obs.packet``/``obs.time``, last as given; its event."""
         if obs.message == "malformed" or count <= 0:
-            return
+            return None
         key = event_key(file, obs)
         ev = self.events.get(key)
         if ev is None:
-            self.events[key] = Event(
+            ev = self.events[key] = Event(
                 file,
                 obs.protocol,
                 obs.client,
@@ -118,12 +128,11 @@ class EventLog:
                 obs.identity_of,
                 dict(obs.details),
             )
-            return
-        ev.count += count
+            return ev
         if (obs.time, obs.packet) < (ev.first_time, ev.first_packet):
             ev.first_packet, ev.first_time = obs.packet, obs.time
-        if (last_time, last_packet) > (ev.last_time, ev.last_packet):
-            ev.last_packet, ev.last_time = last_packet, last_time
+        repeat(ev, count, last_packet, last_time)
+        return ev
 
     def result(self) -> list[Event]:
         return sorted(self.events.values(), key=lambda e: (e.file, e.first_packet, e.protocol))

@@ -248,7 +248,8 @@ def _never(f: Fields) -> Cut:
 class Group:
     """The first packet of a repeat key, its observations, and the repeats counted since."""
 
-    templates: list[Any] = field(default_factory=list)
+    templates: list[Any] = field(default_factory=list)  # the observations of its first packet
+    events: list[Any] = field(default_factory=list)  # their events (repeats are added to them)
     count: int = 0
     last_packet: int = 0
     last_time: float = 0.0
