@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,8 +88,8 @@ def test_zone_exposure_on_the_demo_plant():
         assert all(set(t["missing_srs"]) <= set(z["missing_srs"]) for t in z["unmitigated"])
 
 
-def test_builder_reads_a_stix_bundle():
-    bundle = {
+def _bundle() -> dict:
+    return {
         "type": "bundle",
         "objects": [
             {"type": "x-mitre-collection", "id": "x-mitre-collection--1", "x_mitre_version": "99.0"},
@@ -126,7 +127,10 @@ def test_builder_reads_a_stix_bundle():
             },
         ],
     }
-    data = convert(bundle, "test.json")
+
+
+def test_builder_reads_a_stix_bundle():
+    data = convert(_bundle(), "test.json")
     assert data["_about"]["attack_version"] == "99.0"
     assert data["techniques"] == [{"id": "T0843", "name": "Program Download", "tactics": ["lateral-movement"]}]
     assert data["mitigations"] == [
@@ -146,3 +150,20 @@ def test_cli_attack_per_zone(tmp_path: Path):
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert data["attack_version"] == "18.0" and data["zones"]
+
+
+def test_cli_attack_with_the_users_stix_bundle(tmp_path: Path):
+    """--attack-data takes MITRE's bundle as published: every technique it links is judged."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    bundle = tmp_path / "ics-attack-99.0.json"
+    bundle.write_text(json.dumps(_bundle()))
+    ws = tmp_path / "ws"
+    shutil.copytree(REPO / "zonewarden" / "data" / "demo", ws)
+    base = [sys.executable, "-m", "zonewarden", "traffic", "attack", str(ws), "--format", "json"]
+    run = subprocess.run([*base, "--attack-data", str(bundle)], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["attack_version"] == "99.0"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    run = subprocess.run([*base, "--attack-data", str(bad)], capture_output=True, text=True, env=env)
+    assert run.returncode == 1 and "bad.json" in run.stderr and "Traceback" not in run.stderr

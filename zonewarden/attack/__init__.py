@@ -10,9 +10,11 @@ the zone does not meet. Pure, apart from reading the packaged file once.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 
@@ -58,8 +60,25 @@ class Attack:
 
 @cache
 def load_attack() -> Attack:
+    """The ATT&CK for ICS data shipped in the package."""
     text = resources.files("zonewarden.attack").joinpath("data/ics-attack.json").read_text(encoding="utf-8")
     return parse(json.loads(text))
+
+
+def load_attack_file(path: str | os.PathLike[str]) -> Attack:
+    """ATT&CK for ICS from a file the user provides: MITRE's STIX 2.1 bundle (ics-attack-*.json from
+    mitre-attack/attack-stix-data, converted here) or a file in the shipped format. Raises InputError."""
+    from zonewarden.attack.build import convert
+    from zonewarden.errors import InputError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("type") == "bundle":
+            data = convert(data, Path(path).name)
+        return parse(data)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise InputError(f"{path}: not an ATT&CK for ICS STIX bundle or data file ({reason})") from exc
 
 
 def parse(data: dict[str, Any]) -> Attack:

@@ -167,16 +167,24 @@ def _print(data: dict[str, Any]) -> None:
 def attack_cmd(
     workspace: Annotated[Path, typer.Argument(help="the workspace folder")],
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    attack_data: Annotated[
+        Path | None,
+        typer.Option("--attack-data", help="MITRE's ATT&CK for ICS STIX bundle (ics-attack-18.0.json) to use"),
+    ] = None,
 ) -> None:
     """Per zone: the ATT&CK for ICS techniques that the zone's missing SRs leave unmitigated
     (from the IEC 62443-3-3 SRs MITRE cites for each ICS mitigation)."""
-    from zonewarden.attack import load_attack, zone_exposure
+    from zonewarden.attack import load_attack, load_attack_file, zone_exposure
     from zonewarden.cli.assess import run
+    from zonewarden.errors import InputError
 
     if fmt not in ("table", "json"):
         fail(f"unknown format '{fmt}' (use table or json)", 2)
+    try:
+        attack = load_attack_file(attack_data) if attack_data is not None else load_attack()
+    except InputError as exc:
+        fail(str(exc))
     _, result, _ = run(workspace, None)
-    attack = load_attack()
     zones = zone_exposure(result, attack)
     if fmt == "json":
         print(json.dumps({"attack_version": attack.version, "zones": zones}, indent=2))
@@ -188,3 +196,9 @@ def attack_cmd(
         techniques = ", ".join(f"{t['technique']} {t['name']}" for t in z["unmitigated"])
         table.add_row(z["zone"], ", ".join(z["missing_srs"][:8]) or "-", escape(techniques) or "-")
     console.print(table)
+    linked = sum(1 for m in attack.mitigations.values() if m.techniques)
+    console.print(
+        f"[dim]Mitigation-to-technique links: {linked} of {len(attack.mitigations)} ICS mitigations have them"
+        "; techniques whose mitigations have no link are not judged. "
+        "For the complete table, pass MITRE's STIX bundle: --attack-data ics-attack-18.0.json[/]"
+    )
