@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -398,7 +398,13 @@ class PacketView(NamedTuple):
 
 
 def packet_views(h: Headers, mask: np.ndarray) -> Iterator[PacketView]:
-    """Yield a :class:`PacketView` for every row where ``mask`` is true, in packet order.
+    """Yield a :class:`PacketView` for every row where ``mask`` is true, in packet order."""
+    return _picked(h, mask, PacketView)
+
+
+def _picked(h: Headers, mask: np.ndarray, make: Callable[..., Any]) -> Iterator[Any]:
+    """``make(number, time, src, dst, sport, dport, transport, payload, src_mac, dst_mac, ethertype, vlan,
+    fragment)`` for every row where ``mask`` is true, in packet order.
 
     Columns are gathered for the picked rows in bulk and converted to Python values once;
     address texts are memoized, since the same hosts recur packet after packet."""
@@ -432,26 +438,27 @@ def packet_views(h: Headers, mask: np.ndarray) -> Iterator[PacketView]:
             transport = "eth" if linktype[k] in ETHERNET_LIKE else "raw"
             src, dst = smac or "", dmac or ""
         start = offsets[k]
-        yield PacketView(
-            number=number[k],
-            time=ts[k] / 1e9,
-            src=src,
-            dst=dst,
-            sport=sport[k],
-            dport=dport[k],
-            transport=transport,
-            payload=buf[start : start + lengths[k]],
-            src_mac=smac,
-            dst_mac=dmac,
-            ethertype=ethertype[k],
-            vlan=vlan[k],
-            fragment=bool(fragment[k]),
+        yield make(
+            number[k],
+            ts[k] / 1e9,
+            src,
+            dst,
+            sport[k],
+            dport[k],
+            transport,
+            buf[start : start + lengths[k]],
+            smac,
+            dmac,
+            ethertype[k],
+            vlan[k],
+            fragment[k],
         )
+
+
+def _packet(*v: Any) -> Packet:
+    return Packet(*v[:11])
 
 
 def packets(h: Headers, mask: np.ndarray) -> Iterator[Packet]:
-    """Like :func:`packet_views`, as dissector :class:`Packet` objects."""
-    for v in packet_views(h, mask):
-        yield Packet(
-            v.number, v.time, v.src, v.dst, v.sport, v.dport, v.transport, v.payload, v.src_mac, v.dst_mac, v.ethertype
-        )
+    """Like :func:`packet_views`, as dissector :class:`Packet` objects (built directly, no view in between)."""
+    return _picked(h, mask, _packet)
