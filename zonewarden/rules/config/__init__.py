@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from zonewarden.rules.config import asa, fortigate, ios, iptables, nftables
+from zonewarden.rules.config import asa, fortigate, ios, iptables, nftables, srx
 from zonewarden.rules.config._common import read_text
 from zonewarden.rules.ruleset import ConfigError, Ruleset
 
@@ -23,6 +23,7 @@ PARSERS: dict[str, Parser] = {
     "asa": asa.parse,
     "fortigate": fortigate.parse,
     "ios": ios.parse,
+    "srx": srx.parse,
 }
 ALIASES = {
     "iptables-save": "iptables",
@@ -33,6 +34,12 @@ ALIASES = {
     "forti": "fortigate",
     "cisco-ios": "ios",
     "ios-xe": "ios",
+    "juniper-srx": "srx",
+    "junos": "srx",
+    "juniper": "srx",
+    "paloalto": "panos",
+    "pan-os": "panos",
+    "palo-alto": "panos",
 }
 
 
