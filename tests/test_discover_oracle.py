@@ -141,7 +141,7 @@ def test_dnp3_addresses_and_functions_agree_with_tshark(path: str) -> None:
 @pytest.mark.parametrize("path", _captures("bacapp"))
 def test_bacnet_iam_and_vendor_ids_agree_with_tshark(path: str) -> None:
     fields = ("bacapp.unconfirmed_service", "bacapp.instance_number", "bacapp.vendor_identifier")
-    theirs, _ = tshark(path, "bvlc && bacapp", *fields)  # BACnet/IP; BACnet over Ethernet/LLC is not dissected
+    theirs, _ = tshark(path, "bacapp", *fields)  # BACnet/IP and BACnet/Ethernet (802.3 LLC)
     ours = observed(path, "bacnet")
     problems: list[str] = []
     checked = 0
@@ -172,6 +172,9 @@ def test_bacnet_iam_and_vendor_ids_agree_with_tshark(path: str) -> None:
     assert not problems, f"{path}:\n{_report(problems)}"
     if path.endswith(("bacnet_services.pcap", "bacnet_segmented_data.pcap")):
         assert checked, f"{path}: no I-Am or vendor identifier compared"
+    if path.endswith("bacnet_services.pcap"):  # its BACnet/Ethernet I-Ams: 101 from the router's MAC
+        llc = [o for obs in ours.values() for o in obs if o.details.get("datalink") == "ethernet-llc"]
+        assert sum(o.function == "i-Am (0)" and bool(o.identity) for o in llc) == 101
 
 
 @pytest.mark.parametrize("path", _captures("iec60870_asdu"))

@@ -37,6 +37,9 @@ from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 DISSECTORS: dict[str, Dissector] = {
     d.name: d
     for d in (
+        # first: EtherType 0 (802.3/LLC frames) is shared by CDP and BACnet/Ethernet, and the repeat
+        # filter (traffic/repeats.py) takes the spec of the first dissector of a key: CDP's byte-exact one
+        cdp.DISSECTOR,
         modbus.DISSECTOR,
         s7comm.DISSECTOR,
         enip.DISSECTOR,
@@ -57,7 +60,6 @@ DISSECTORS: dict[str, Dissector] = {
         mqtt.DISSECTOR,
         # identity from the network around the controllers
         lldp.DISSECTOR,
-        cdp.DISSECTOR,
         dhcp.DISSECTOR,
         netbios.DISSECTOR,
         snmp.DISSECTOR,

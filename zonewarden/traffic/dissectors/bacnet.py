@@ -1,7 +1,16 @@
-"""BACnet/IP (ASHRAE 135 Annex J) on UDP port 47808.
+"""BACnet/IP (ASHRAE 135 Annex J) on UDP port 47808, and BACnet/Ethernet (ASHRAE 135 clause 7).
 
-Contract: ``DISSECTOR.dissect(packet, state)`` takes one UDP datagram and returns one
-:class:`Observation` (none for an empty payload); it never raises.
+Contract: ``DISSECTOR.dissect(packet, state)`` takes one UDP datagram or one Ethernet
+frame and returns one :class:`Observation` (none for an empty payload); it never raises.
+
+BACnet/Ethernet rides in IEEE 802.3 length frames with an ISO 8802-2 LLC header (DSAP
+0x82, SSAP 0x82, control 0x03 UI) and the NPDU right after it. The capture reader hands
+such frames on with ``ethertype`` 0 and the payload starting at the LLC header (see
+:mod:`zonewarden.traffic.decode`), so this dissector also listens on EtherType 0, which
+it shares with CDP: an EtherType-0 frame without the BACnet LLC header gives nothing
+(``[]``). From the LLC header on, the NPDU and APDU are decoded as for BACnet/IP; the
+hosts are MAC addressed (``client``/``server``/``identity_of`` are MAC texts) and
+``details["datalink"]`` is ``"ethernet-llc"``.
 
 Decoded: the BVLC header (type 0x81, function, length; Forwarded-NPDU's original
 B/IP address), the NPDU (version 1, control, DNET/DADR, SNET/SADR, hop count,
@@ -22,9 +31,10 @@ is ``stop`` when it disables and ``start`` when it enables communication
 (``diagnostics`` when the state is missing); ReinitializeDevice is ``restart``, except
 startbackup/endbackup (``program-upload``) and the restore states (``program-download``).
 
-``identity_of`` is the IP address of the device, or for a device behind a BACnet
-router (NPDU SNET present) ``"<snet>:<sadr hex>@<router ip>"``; Forwarded-NPDUs use the
-original B/IP address, not the BBMD's. Vendor names come from :data:`VENDORS`.
+``identity_of`` is the IP address of the device (its MAC address on BACnet/Ethernet), or
+for a device behind a BACnet router (NPDU SNET present) ``"<snet>:<sadr hex>@<router ip>"``
+(``@<router mac>`` on BACnet/Ethernet); Forwarded-NPDUs use the original B/IP address,
+not the BBMD's. Vendor names come from :data:`VENDORS`.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "bacnet"
 PORT = 47808
+LLC_HEADER = b"\x82\x82\x03"  # ISO 8802-2 LLC of BACnet/Ethernet: DSAP 0x82, SSAP 0x82, control 0x03 (UI)
 
 # Common BACnet vendor identifiers. Names as in ASHRAE's list of assigned vendor IDs
 # (https://bacnet.org/assigned-vendor-ids/), checked against the table Wireshark 4.0
@@ -376,15 +387,18 @@ def _read_property_multiple_ack(r: Reader, identity: dict[str, str]) -> None:
 
 
 class BACnetDissector(Dissector):
-    """BVLC, NPDU and APDU of BACnet/IP (see the module docstring)."""
+    """BVLC, NPDU and APDU of BACnet/IP; LLC, NPDU and APDU of BACnet/Ethernet (see the module docstring)."""
 
     name: ClassVar[str] = PROTOCOL
     udp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+    ethertypes: ClassVar[tuple[int, ...]] = (0,)  # 802.3 length frames (LLC), shared with CDP
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:
-        """The datagram's BVLC/NPDU/APDU as one observation (see the module docstring)."""
+        """The datagram's BVLC/NPDU/APDU or the frame's LLC/NPDU/APDU as one observation (module docstring)."""
         data = packet.payload
+        if packet.transport == "eth":
+            return self._ethernet(packet, data)
         if not data:
             return []
         if len(data) < 4 or data[0] != 0x81:
@@ -423,6 +437,26 @@ class BACnetDissector(Dissector):
             self._npdu(r, obs, origin)
         except Truncated as exc:
             details["truncated"] = str(exc)
+        return [obs]
+
+    def _ethernet(self, packet: Packet, data: bytes) -> list[Observation]:
+        """BACnet/Ethernet: the LLC header, then the NPDU as for BACnet/IP; other LLC frames give nothing."""
+        if bytes(data[:3]) != LLC_HEADER:
+            return []
+        sender, receiver = packet.src_mac or packet.src, packet.dst_mac or packet.dst
+        obs = Observation(
+            protocol=PROTOCOL,
+            packet=packet.number,
+            time=packet.time,
+            client=sender,
+            server=receiver,
+            function="BACnet/Ethernet NPDU",
+            details={"datalink": "ethernet-llc"},
+        )
+        try:
+            self._npdu(Reader(data, 3), obs, sender)
+        except Truncated as exc:
+            obs.details["truncated"] = str(exc)
         return [obs]
 
     def _npdu(self, r: Reader, obs: Observation, origin: str) -> None:
