@@ -289,6 +289,13 @@ def test_nftables_details():
     assert jump.action == "jump" and jump.target == "inet f x" and jump.in_ifaces == ("eth0",)
 
 
+def test_nftables_verdict_map_with_a_missing_verdict_is_skipped_not_a_crash():
+    text = "table inet f {\n  chain c {\n    type filter hook forward priority 0; policy drop;\n"
+    text += "    iifname vmap { \"eth0\" : \"eth1\", \"eth2\" : accept }\n  }\n}\n"
+    rs = parse_text("nftables", text, "damaged.nft")
+    assert [(s.location.line, "no verdict" in s.reason) for s in rs.skipped] == [(4, True)]
+
+
 def test_fortigate_details():
     rs = parse_text("fortigate", SAMPLES["fortigate"], "s")
     (rule,) = rs.lists["policy"].rules

@@ -958,8 +958,11 @@ def _expand_vmap(rs: Ruleset, r: NftRule, m: Match, base: dict, prefix: str, tab
             continue
         if verdict[0] in ("jump", "goto"):
             out.append(Rule(action=JUMP if verdict[0] == "jump" else GOTO, target=f"{prefix}{verdict[1]}", **fields))
-        else:
+        elif verdict[0] in VERDICTS:
             out.append(Rule(action=VERDICTS[verdict[0]], **fields))
+        else:
+            rs.skip(r.line, r.text, f"verdict map entry '{key} : {verdict[0]}' has no verdict nftables knows")
+            return []
     return out
 
 
