@@ -93,19 +93,45 @@ class Cut:
 Spec = Callable[[Fields], Cut]
 
 
+MODBUS_ADUS = 8  # MBAP frames per TCP segment followed (pipelining clients put several in one)
+
+
 def _modbus(f: Fields) -> Cut:
+    """Modbus/TCP: one or several whole MBAP frames; each frame's transaction id and values are blanked."""
     n = f.length
-    fc = f.u8(7) & 0x7F
-    ok = (n >= 8) & (n == 6 + f.be16(4))
-    # identity answers (FC 43, FC 17) and UMAS (FC 90, paired by transaction id) are always dissected
-    ok &= ~np.isin(fc, (17, 43, 90))
-    req = f.to_server
-    tail = n.copy()
-    read_rsp = ~req & np.isin(f.u8(7), (1, 2, 3, 4))
-    tail = np.where(read_rsp, np.minimum(9, n), tail)  # register and coil values
-    tail = np.where(req & np.isin(fc, (15, 16)), np.minimum(13, n), tail)  # values written
-    tail = np.where(req & np.isin(fc, (5, 6)), np.minimum(10, n), tail)
-    return Cut(ok, tail, [(0, 2)])  # transaction id
+    count = len(n)
+    ok = n >= 8
+    done = np.zeros(count, dtype=bool)
+    pos = np.zeros(count, dtype=np.int64)
+    holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
+    act = np.flatnonzero(ok)  # the packets whose next frame is read
+    for _ in range(MODBUS_ADUS):
+        if not len(act):
+            break
+        sub = Fields(f.data, f.off[act], n[act], f.to_server[act])
+        at = pos[act]
+        size = 6 + sub.be16(at + 4)
+        end = at + size
+        fits = (size >= 8) & (end <= sub.length)
+        code = sub.u8(at + 7)
+        # identity answers (FC 43, FC 17) and UMAS (FC 90, paired by transaction id) are always dissected
+        fits &= ~np.isin(code & 0x7F, (17, 43, 90))
+        req = sub.to_server
+        values = np.where(~req & np.isin(code, (1, 2, 3, 4)), at + 9, end)  # registers and coils read
+        values = np.where(req & np.isin(code, (15, 16)), at + 13, values)  # values written
+        values = np.where(req & np.isin(code, (5, 6)), at + 10, values)
+        lo_t, hi_t = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
+        lo_v, hi_v = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
+        good = act[fits]
+        lo_t[good], hi_t[good] = at[fits], at[fits] + 2  # transaction id
+        lo_v[good], hi_v[good] = np.minimum(values, end)[fits], end[fits]
+        holes += [(lo_t, hi_t), (lo_v, hi_v)]
+        ok[act[~fits]] = False  # a frame that does not fit: the segment is dissected
+        pos[good] = end[fits]
+        finished = good[pos[good] == n[good]]
+        done[finished] = True
+        act = good[pos[good] < n[good]]
+    return Cut(ok & done, n.copy(), holes)
 
 
 def _tpkt(f: Fields) -> Cut:
@@ -435,10 +461,18 @@ def keys(
         rel = np.arange(total, dtype=np.int64) - np.repeat(starts, e)
         pos = np.repeat(off[idx], e) + rel
         b = data[pos].astype(np.uint64) + np.uint64(1)  # +1: a blanked byte differs from a zero byte
-        owner = np.repeat(np.arange(len(idx)), e)
+        # the holes as +1/-1 marks at their flat start and end, summed: one pass over the bytes
+        opens, closes = [], []
         for lo, hi in zip(hole_lo, hole_hi, strict=True):
-            blank = (rel >= lo[idx][owner]) & (rel < hi[idx][owner])
-            b[blank] = 0
+            a, z = np.clip(lo[idx], 0, e), np.clip(hi[idx], 0, e)
+            some = np.flatnonzero(z > a)
+            if len(some):
+                opens.append(starts[some] + a[some])
+                closes.append(starts[some] + z[some])
+        if opens:
+            marks = np.bincount(np.concatenate(opens), minlength=total + 1)
+            marks -= np.bincount(np.concatenate(closes), minlength=total + 1)
+            b[np.cumsum(marks[:total]) > 0] = 0
         nonempty = e > 0
         h1 = np.zeros(len(idx), dtype=np.uint64)
         h2 = np.zeros(len(idx), dtype=np.uint64)
