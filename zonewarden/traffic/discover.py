@@ -251,9 +251,10 @@ def _bind_macs(h: Any, macs: dict[int, set[int]]) -> None:
     good = src_mac != 0
     if not good.any():
         return
-    pairs = np.unique((ips[good] << np.uint64(48)) | src_mac[good].astype(np.uint64))
-    for value in pairs.tolist():
-        macs[value >> 48].add(value & 0xFFFFFFFFFFFF)
+    # (IPv4, MAC) pairs: 80 bits, so unique rows of two columns rather than one packed word
+    pairs = np.unique(np.stack([ips[good], src_mac[good].astype(np.uint64)], axis=1), axis=0)
+    for ip, mac in pairs.tolist():
+        macs[ip].add(mac)
 
 
 def _add_macs(builder: InventoryBuilder, macs: dict[int, set[int]]) -> None:
