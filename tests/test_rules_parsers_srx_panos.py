@@ -266,6 +266,73 @@ deactivate security policies global policy off
     assert [(s.location.line, s.reason) for s in rs.skipped] == [(14, "inactive (deactivated) policy")]
 
 
+@needs_shared
+def test_panos_counts_checked_by_hand():
+    # five deny rules reordered by 'move' lines to 3,4,1,5,2 (the file says so); MY_VSYS 7,6
+    rs, counts = summary("panos/batfish_palo_alto_move-rulebase-security.conf", "panos")
+    assert counts == {"vsys1 security": 5, "MY_VSYS security": 2}
+    assert [r.name for r in rs.lists["vsys1 security"].rules] == ["RULE3", "RULE4", "RULE1", "RULE5", "RULE2"]
+    assert [r.name for r in rs.lists["MY_VSYS security"].rules] == ["RULE7", "RULE6"]
+    rule2 = rs.lists["vsys1 security"].rules[-1]  # negate-source: everything but 2.2.2.2
+    assert rule2.action == PERMIT and not iv.member(rule2.src, int(iv.parse_address_ivs("2.2.2.2")[0][0]))
+    assert [(s.location.line, "SERVICE1" in s.text) for s in rs.skipped] == [(4, True)]  # undefined service
+    # ten rules (service groups joined per protocol), then the intrazone defaults of INSIDE and OUTSIDE
+    rs, counts = summary("panos/labval_cv_demo_base_panos_fwl01.set", "panos")
+    assert counts == {"security": 12}
+    rules = rs.lists["security"].rules
+    assert [r.name for r in rules[-2:]] == ["intrazone-default"] * 2
+    assert [r.in_ifaces for r in rules[-2:]] == [("INSIDE",), ("OUTSIDE",)]
+    bad_tcp = next(r for r in rules if r.name == "IN_TO_OUT_BLOCK_BAD_TCP")
+    assert iv.ivs_port_text(bad_tcp.dport) == "23,113,135,389,1433-1434,3389,5432" and bad_tcp.exact
+    ping = next(r for r in rules if r.name == "IN_TO_OUT_PING")  # App-ID ping, application-default
+    assert not ping.exact and ping.protocols == iv.PROTO_ALL
+    allow_all = next(r for r in rules if r.name == "IN_TO_OUT_ALLOW_ALL")
+    assert not allow_all.exact and any("application any" in c for c in allow_all.conditions)
+    # Aerleon's sample: nine rules, nothing skipped
+    rs, counts = summary("panos/aerleon_sample_paloalto.xml", "panos")
+    assert counts == {"security": 9} and rs.skipped == []
+    # Panorama: shared pre-rules, then the device group's, then post-rules, per device group
+    rs, counts = summary("panos/panosphp_panorama-8.1.xml", "panos")
+    assert set(counts) == {"Perimeter-FWs security", "DE-Berlin Office security", "testDG security"}
+    names = [r.name for r in rs.lists["Perimeter-FWs security"].rules]
+    assert names.index("shared pre rule 1") < names.index("perimeter - allow users outside")
+    assert names.index("no traffic out of dc") < names.index("shared post rule 1")
+
+
+def test_panos_set_and_xml_read_the_same():
+    a = parse_text("paloalto", PANOS_SET, "a.set")
+    b = parse_text("panos", PANOS_XML, "b.xml")
+    assert a.skipped == [] and b.skipped == []
+    assert _shape(a) == _shape(b)
+    rules = a.rules
+    assert [r.name for r in rules] == ["allow web", "deny-all"]  # deny-all decides the intrazone traffic
+    assert rules[0].src == iv.union_all(
+        [iv.parse_address_ivs("10.0.0.10/32"), iv.parse_address_ivs("10.1.0.1-10.1.0.99")]
+    )
+    assert iv.ivs_port_text(rules[0].dport) == "443,8443,9000-9010"
+    assert rules[0].log and not rules[1].log
+    assert [r.location.line for r in b.rules] == [line_of(PANOS_XML, '"allow web"'), line_of(PANOS_XML, '"deny-all"')]
+    # without the final deny, PAN-OS' intrazone-default allow appears, one rule per zone
+    text = "\n".join(line for line in PANOS_SET.splitlines() if "deny-all" not in line) + "\n"
+    rs = parse_text("panos", text, "c.set")
+    assert [(r.name, r.in_ifaces, r.out_ifaces) for r in rs.rules[1:]] == [
+        ("intrazone-default", ("trust",), ("trust",)),
+        ("intrazone-default", ("untrust",), ("untrust",)),
+    ]
+
+
+def test_panos_xml_entities_are_refused_and_errors_name_the_line():
+    evil = '<?xml version="1.0"?>\n<!DOCTYPE c [\n<!ENTITY x SYSTEM "file:///etc/passwd">\n]>\n<config>&x;</config>\n'
+    with pytest.raises(ConfigError) as info:
+        parse_text("panos", evil, "e.xml")
+    assert info.value.location.line == 3 and "entity" in str(info.value).lower()
+    with pytest.raises(ConfigError) as info:
+        parse_text("panos", "<config>\n  <devices>\n</config>\n", "bad.xml")
+    assert info.value.location.file == "bad.xml" and info.value.location.line == 3
+    with pytest.raises(ConfigError):
+        parse_text("panos", "hello\n", "x.txt")
+
+
 @pytest.mark.parametrize(
     "text,line",
     [
@@ -283,9 +350,90 @@ def test_srx_malformed_input_names_the_line(text, line):
     assert info.value.location.line == line
 
 
+PANOS_SET = """\
+set zone trust network layer3 ethernet1/1
+set zone untrust network layer3 ethernet1/2
+set address web ip-netmask 10.0.0.10/32
+set address lan ip-range 10.1.0.1-10.1.0.99
+set address-group both static [ web lan ]
+set service tcp-8443 protocol tcp port 8443,9000-9010
+set service-group svcs members [ tcp-8443 service-https ]
+set rulebase security rules "allow web" from trust
+set rulebase security rules "allow web" to untrust
+set rulebase security rules "allow web" source both
+set rulebase security rules "allow web" destination any
+set rulebase security rules "allow web" application any
+set rulebase security rules "allow web" service svcs
+set rulebase security rules "allow web" action allow
+set rulebase security rules deny-all from any
+set rulebase security rules deny-all to any
+set rulebase security rules deny-all source any
+set rulebase security rules deny-all destination any
+set rulebase security rules deny-all application any
+set rulebase security rules deny-all service any
+set rulebase security rules deny-all action deny
+set rulebase security rules deny-all log-end no
+"""
+PANOS_XML = """\
+<?xml version="1.0"?>
+<config version="10.1.0">
+  <devices>
+    <entry name="localhost.localdomain">
+      <vsys>
+        <entry name="vsys1">
+          <zone>
+            <entry name="trust"><network><layer3><member>ethernet1/1</member></layer3></network></entry>
+            <entry name="untrust"><network><layer3><member>ethernet1/2</member></layer3></network></entry>
+          </zone>
+          <address>
+            <entry name="web"><ip-netmask>10.0.0.10/32</ip-netmask></entry>
+            <entry name="lan"><ip-range>10.1.0.1-10.1.0.99</ip-range></entry>
+          </address>
+          <address-group>
+            <entry name="both"><static><member>web</member><member>lan</member></static></entry>
+          </address-group>
+          <service>
+            <entry name="tcp-8443"><protocol><tcp><port>8443,9000-9010</port></tcp></protocol></entry>
+          </service>
+          <service-group>
+            <entry name="svcs"><members><member>tcp-8443</member><member>service-https</member></members></entry>
+          </service-group>
+          <rulebase>
+            <security>
+              <rules>
+                <entry name="allow web">
+                  <from><member>trust</member></from>
+                  <to><member>untrust</member></to>
+                  <source><member>both</member></source>
+                  <destination><member>any</member></destination>
+                  <application><member>any</member></application>
+                  <service><member>svcs</member></service>
+                  <action>allow</action>
+                </entry>
+                <entry name="deny-all">
+                  <from><member>any</member></from>
+                  <to><member>any</member></to>
+                  <source><member>any</member></source>
+                  <destination><member>any</member></destination>
+                  <application><member>any</member></application>
+                  <service><member>any</member></service>
+                  <action>deny</action>
+                  <log-end>no</log-end>
+                </entry>
+              </rules>
+            </security>
+          </rulebase>
+        </entry>
+      </vsys>
+    </entry>
+  </devices>
+</config>
+"""
 SAMPLES = {
     "srx-set": ("srx", SRX_SET),
     "srx-braces": ("srx", SRX_BRACES),
+    "panos-set": ("panos", PANOS_SET),
+    "panos-xml": ("panos", PANOS_XML),
 }
 
 

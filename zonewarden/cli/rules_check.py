@@ -20,7 +20,10 @@ def check_cmd(
     platform: Annotated[
         str,
         typer.Option(
-            "--platform", "-p", help="iptables (iptables-save), nftables (text or nft -j JSON), asa, fortigate, ..."
+            "--platform",
+            "-p",
+            help="iptables (iptables-save), nftables (text or nft -j JSON), asa, fortigate, ios, "
+            "juniper-srx (srx: set or brace format), paloalto (panos: set, XML or brace format)",
         ),
     ],
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from zonewarden.rules.config import asa, fortigate, ios, iptables, nftables, srx
+from zonewarden.rules.config import asa, fortigate, ios, iptables, nftables, panos, srx
 from zonewarden.rules.config._common import read_text
 from zonewarden.rules.ruleset import ConfigError, Ruleset
 
@@ -24,6 +24,7 @@ PARSERS: dict[str, Parser] = {
     "fortigate": fortigate.parse,
     "ios": ios.parse,
     "srx": srx.parse,
+    "panos": panos.parse,
 }
 ALIASES = {
     "iptables-save": "iptables",

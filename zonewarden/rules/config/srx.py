@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from zonewarden.errors import Location
@@ -204,8 +205,11 @@ _CLI_COMMANDS = {
 }
 
 
-def flatten_set(text: str, rs: Ruleset, what: str = "Junos") -> Flat:
-    """``set``/``delete``/``deactivate``/``activate``/``insert``/``edit`` lines as statements."""
+def flatten_set(
+    text: str, rs: Ruleset, what: str = "Junos", extra: Callable[[int, list[str]], bool] | None = None
+) -> Flat:
+    """``set``/``delete``/``deactivate``/``activate``/``insert``/``edit`` lines as statements;
+    ``extra(line, words)`` may claim other commands (PAN-OS ``move``)."""
     flat = Flat()
     deactivated: list[tuple[str, ...]] = []
     edit: list[tuple[str, ...]] = []
@@ -220,6 +224,8 @@ def flatten_set(text: str, rs: Ruleset, what: str = "Junos") -> Flat:
             continue
         head, rest = words[0], words[1:]
         base = tuple(w for part in edit for w in part)
+        if extra is not None and extra(number, words):
+            continue
         if head == "set":
             if not rest:
                 rs.skip(number, raw, "'set' with nothing to set")
