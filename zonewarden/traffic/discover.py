@@ -264,6 +264,18 @@ def _add_macs(builder: InventoryBuilder, macs: dict[int, set[int]]) -> None:
     for found in macs.values():
         for mac in found:
             ips_per_mac[mac] += 1
+    # a device behind a protocol router is named "<address>@<router>"; when the router spoke from a MAC
+    # that belongs to one IPv4 address only, the IP name is the one to keep (both may have been seen)
+    ip_of_mac = {
+        mac_text(mac): str(ipaddress.IPv4Address(ip))
+        for ip, found in macs.items()
+        for mac in found
+        if ips_per_mac[mac] == 1
+    }
+    for key in [k for k in builder.hosts if "@" in k]:
+        where, _, router = key.rpartition("@")
+        if router in ip_of_mac:
+            builder.rename(key, f"{where}@{ip_of_mac[router]}")
     for ip, found in macs.items():
         key = str(ipaddress.IPv4Address(ip))
         if key not in builder.hosts:

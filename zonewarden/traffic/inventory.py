@@ -80,6 +80,37 @@ class InventoryBuilder:
                 found.macs.add(key)
         return found
 
+    def rename(self, old: str, new: str) -> None:
+        """Host ``old`` is host ``new`` (e.g. a routed device named by its router's MAC, then by its IP):
+        merge what was learnt about it, and point its peers at the new name."""
+        src = self.hosts.pop(old, None)
+        if src is None or old == new:
+            return
+        dst = self.host(new)
+        dst.macs |= src.macs
+        for key, value in src.identity.items():
+            dst.identity.setdefault(key, value)
+        for item in src.evidence:
+            said = (item["field"], item["value"], item["protocol"], item["message"])
+            if said not in dst.evidence_seen:
+                dst.evidence_seen.add(said)
+                dst.evidence.append(item)
+        dst.served.update(src.served)
+        dst.used.update(src.used)
+        dst.operations.update(src.operations)
+        for mine, theirs in ((dst.peers_served, src.peers_served), (dst.peers_used, src.peers_used)):
+            for protocol, peers in theirs.items():
+                mine[protocol] |= peers
+        dst.seen(src.first_seen, src.last_seen)
+        dst.packets += src.packets
+        dst.bytes += src.bytes
+        for other in self.hosts.values():
+            for table in (other.peers_served, other.peers_used):
+                for peers in table.values():
+                    if old in peers:
+                        peers.discard(old)
+                        peers.add(new)
+
     def add_flow(self, flow: dict[str, Any]) -> None:
         """A flow record: client, server (addresses), app_protocol, packets, bytes, first_seen, last_seen,
         and optionally client_mac/server_mac."""
@@ -133,6 +164,8 @@ class InventoryBuilder:
                 continue  # broadcast and multicast destinations
             if "@" in key and _not_a_host(key.rsplit("@", 1)[1]):
                 continue  # a routed device seen only through a broadcast
+            if host.ip is None and _group_mac(key) and not host.identity:
+                continue  # an Ethernet broadcast or multicast destination (LLDP, GOOSE, BACnet/Ethernet Who-Is)
             macs = sorted(host.macs)
             roles = infer_roles(host)
             oui = next((v for v in (mac_vendor(m) for m in macs) if v), None)
@@ -165,6 +198,16 @@ class InventoryBuilder:
                 }
             )
         return out
+
+
+def _group_mac(key: str) -> bool:
+    """A MAC address with the group (multicast) bit set, e.g. ff:ff:ff:ff:ff:ff or 01:80:c2:00:00:0e."""
+    if len(key) != 17 or key.count(":") != 5:
+        return False
+    try:
+        return bool(int(key[:2], 16) & 1)
+    except ValueError:
+        return False
 
 
 def _not_a_host(ip: str) -> bool:
