@@ -40,3 +40,13 @@ def test_high_addresses_and_routers(tmp_path) -> None:
     hosts = {h["ip"]: h for h in discover([cap]).hosts if h["ip"]}
     assert hosts["203.0.113.7"]["macs"] == ["00:a0:45:1a:2b:3c"]
     assert all(hosts[f"198.51.100.{i}"]["macs"] == [] for i in range(ROUTER_MAC_IPS + 1))
+
+
+@pytest.mark.skipif(not BACNET.is_file(), reason="../shared/data/pcaps is not here")
+def test_routed_devices_seen_over_ethernet_and_ip_are_one_host() -> None:
+    """bacnet_services.pcap: the BACnet router 192.168.0.24 (MAC 00:e0:c9:00:10:a5) speaks for network 3
+    over BACnet/IP and BACnet/Ethernet; each device behind it is one host, named after the router's IP."""
+    keys = [h["key"] for h in discover([BACNET]).hosts]
+    assert not [k for k in keys if k.endswith("@00:e0:c9:00:10:a5")]
+    assert "3:1d@192.168.0.24" in keys and len(keys) == len(set(keys))
+    assert "ff:ff:ff:ff:ff:ff" not in keys  # the broadcast Who-Is destination is not a host
