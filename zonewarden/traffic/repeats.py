@@ -232,6 +232,27 @@ def _bacnet(f: Fields) -> Cut:
     return Cut(ok, tail, [(np.where(blank, invoke, 0), np.where(blank, invoke + 1, 0))])
 
 
+def _melsec(f: Fields) -> Cut:
+    """MELSEC: SLMP/MC binary 3E/4E frames (paired: a response is named after the last request) and
+    MELSOFT engineering frames (recognised by their first 8 bytes only; the rest is don't-care)."""
+    n = f.length
+    head = f.be16(0)
+    # MELSOFT frames: the first 8 bytes decide what the dissector says (the 0x1111 marker or nothing)
+    melsoft = np.isin(f.u8(0), (0x57, 0xD7))
+    four_e = np.isin(head, (0x5400, 0xD400))
+    binary = np.isin(head, (0x5000, 0xD000)) | four_e
+    header = np.where(four_e, 13, 9)  # subheader (+ serial), network, PC, module I/O, station, length
+    size = header + f.le16(header - 2)
+    binary &= size == n
+    response = binary & np.isin(head, (0xD000, 0xD400))
+    # requests: up to the command and subcommand; responses: the end code (the data is don't-care)
+    tail = np.where(melsoft, 8, np.where(response, header + 2, header + 6))
+    tail = np.where(melsoft | binary, np.minimum(tail, n), n)
+    holes: list[tuple[np.ndarray | int, np.ndarray | int]] = [(np.where(four_e, 2, 0), np.where(four_e, 4, 0))]
+    pair = np.where(binary, 1, -1)  # the dissector keeps the last request's command per flow
+    return Cut(melsoft | binary, tail, holes, pair)
+
+
 def _iec104(f: Fields) -> Cut:
     """One APCI per segment: I-format sequence numbers blanked, the information objects (values) don't-care."""
     n = f.length
@@ -252,6 +273,7 @@ def _exact(f: Fields) -> Cut:
 SPECS: dict[str, Spec] = {
     "bacnet": _bacnet,
     "iec104": _iec104,
+    "melsec": _melsec,
     "cdp": _exact,
     "lldp": _exact,
     "netbios-ns": _exact,
