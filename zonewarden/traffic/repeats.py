@@ -253,6 +253,38 @@ def _melsec(f: Fields) -> Cut:
     return Cut(melsoft | binary, tail, holes, pair)
 
 
+def _dnp3(f: Fields) -> Cut:
+    """DNP3: one link frame holding a whole application fragment (FIR and FIN). The transport and
+    application sequence numbers and the CRC of the first data block are blanked, a response's data
+    (after function code and IIN) is don't-care, and a solicited response is paired with the request
+    of the same outstation and application sequence, as the dissector pairs them."""
+    n = f.length
+    length = f.u8(2)
+    data = np.maximum(length - 5, 0)
+    size = 10 + data + 2 * ((data + 15) // 16)
+    ok = (f.u8(0) == 0x05) & (f.u8(1) == 0x64) & (length >= 5) & (size == n)
+    control = f.u8(3)
+    from_master = (control & 0x80) != 0
+    ok &= from_master == f.to_server  # the link direction bit agrees with the ports
+    user = ok & (data >= 3) & ((control & 0x40) != 0) & np.isin(control & 0x0F, (3, 4))
+    transport = f.u8(10)
+    whole = (transport & 0xC0) == 0xC0  # FIR and FIN: nothing to reassemble
+    ok &= ~user | whole
+    fc = f.u8(12)
+    first_crc = 10 + np.minimum(data, 16)
+    holes: list[tuple[np.ndarray | int, np.ndarray | int]] = [
+        (np.where(user, 10, 0), np.where(user, 12, 0)),  # transport sequence, application control
+        (np.where(user, first_crc, 0), np.where(user, first_crc + 2, 0)),
+    ]
+    response = user & np.isin(fc, (129, 130))
+    tail = np.where(response, np.minimum(15, n), n)  # function code and IIN; the objects read are don't-care
+    seq = f.u8(11) & 0x0F
+    outstation = np.where(from_master, f.le16(4), f.le16(6))
+    paired = user & ((from_master & ~np.isin(fc, (0, 129, 130, 131))) | (~from_master & (fc == 129)))
+    pair = np.where(paired, outstation * 16 + seq, -1)
+    return Cut(ok, tail, holes, pair)
+
+
 def _iec104(f: Fields) -> Cut:
     """One APCI per segment: I-format sequence numbers blanked, the information objects (values) don't-care."""
     n = f.length
@@ -274,6 +306,7 @@ SPECS: dict[str, Spec] = {
     "bacnet": _bacnet,
     "iec104": _iec104,
     "melsec": _melsec,
+    "dnp3": _dnp3,
     "cdp": _exact,
     "lldp": _exact,
     "netbios-ns": _exact,
