@@ -251,10 +251,14 @@ def _bind_macs(h: Any, macs: dict[int, set[int]]) -> None:
     good = src_mac != 0
     if not good.any():
         return
-    # (IPv4, MAC) pairs: 80 bits, so unique rows of two columns rather than one packed word
-    pairs = np.unique(np.stack([ips[good], src_mac[good].astype(np.uint64)], axis=1), axis=0)
-    for ip, mac in pairs.tolist():
-        macs[ip].add(mac)
+    # distinct (IPv4, MAC) pairs: 80 bits do not pack into one word, so sort by both and keep changes
+    ip, mac = ips[good], src_mac[good].astype(np.uint64)
+    order = np.lexsort((mac, ip))
+    ip, mac = ip[order], mac[order]
+    new = np.ones(len(ip), dtype=bool)
+    new[1:] = (ip[1:] != ip[:-1]) | (mac[1:] != mac[:-1])
+    for a, m in zip(ip[new].tolist(), mac[new].tolist(), strict=True):
+        macs[a].add(m)
 
 
 def _add_macs(builder: InventoryBuilder, macs: dict[int, set[int]]) -> None:
