@@ -5,9 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
+from typing import Any
 
+from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
 from zonewarden.rules.intervals import IVS
+from zonewarden.rules.ruleset import Rule
 
 
 class LineError(ValueError):
@@ -107,3 +110,44 @@ def port_span(text: str, sep: str = ":") -> IVS:
 
 def family_all(family: str) -> IVS:
     return {"ip": iv.V4_ALL, "ip6": iv.V6_ALL}.get(family, iv.ADDR_ALL)
+
+
+def service_rules(
+    services: list[tuple[Any, Any, Any]],
+    action: str,
+    src: Any,
+    dst: Any,
+    *,
+    log: bool,
+    in_ifaces: Any,
+    out_ifaces: Any,
+    chain: str,
+    location: Location,
+    text: str,
+    name: str | None,
+    conditions: list[str],
+) -> list[Rule]:
+    """One stateful rule per (protocols, source ports, destination ports) of a policy's services, as the
+    zone-based platforms (FortiGate, SRX, PAN-OS) mean them; a service that matches no protocol gives none."""
+    return [
+        Rule(
+            action,
+            src,
+            dst,
+            proto,
+            sport,
+            dport,
+            stateful=True,
+            log=log,
+            in_ifaces=in_ifaces,
+            out_ifaces=out_ifaces,
+            chain=chain,
+            location=location,
+            text=text,
+            name=name,
+            exact=not conditions,
+            conditions=tuple(conditions),
+        )
+        for proto, sport, dport in services
+        if proto
+    ]

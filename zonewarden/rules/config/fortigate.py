@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
-from zonewarden.rules.config._common import LineError, address, address_mask, port_span, tokens
+from zonewarden.rules.config._common import LineError, address, address_mask, port_span, service_rules, tokens
 from zonewarden.rules.ruleset import DENY, PERMIT, Rule, RuleList, Ruleset
 
 # FortiOS predefined services (used when a snippet refers to them without defining them).
@@ -341,32 +341,11 @@ def _policy(rs: Ruleset, e: Edit, addresses, addresses6, services, list_name: st
         srcintf = None
     if dstintf and "any" in dstintf:
         dstintf = None
-    rules = []
-    line = e.line
-    for proto, sport, dport in svcs or [(iv.EMPTY, iv.PORT_ALL, iv.PORT_ALL)]:
-        if not proto:
-            continue
-        rules.append(
-            Rule(
-                action,
-                src,
-                dst,
-                proto,
-                sport,
-                dport,
-                stateful=True,
-                log=log,
-                in_ifaces=srcintf,
-                out_ifaces=dstintf,
-                chain=list_name,
-                location=Location(rs.file, line),
-                text=text,
-                name=_set(e, "name", [e.name])[0],
-                exact=not conditions,
-                conditions=tuple(conditions),
-            )
-        )
-    return rules
+    return service_rules(
+        svcs or [(iv.EMPTY, iv.PORT_ALL, iv.PORT_ALL)], action, src, dst, log=log, in_ifaces=srcintf,
+        out_ifaces=dstintf, chain=list_name, location=Location(rs.file, e.line), text=text,
+        name=_set(e, "name", [e.name])[0], conditions=conditions,
+    )  # fmt: skip
 
 
 def _addresses(rs, e: Edit, keys, tables, conditions: list[str]) -> iv.IVS:

@@ -30,7 +30,7 @@ from xml.parsers import expat
 
 from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
-from zonewarden.rules.config._common import LineError, address, port_span, wildcard_ivs
+from zonewarden.rules.config._common import LineError, address, port_span, service_rules, wildcard_ivs
 from zonewarden.rules.config.srx import Flat, Stmt, flatten_braces, flatten_set, is_set_format
 from zonewarden.rules.ruleset import DENY, DROP, PERMIT, REJECT, Rule, RuleList, Ruleset, protocol_ivs
 
@@ -520,27 +520,10 @@ def _rule(rs: Ruleset, resolver: _Resolver, r: _RuleDef, list_name: str, zones: 
         pairs = [(None if in_any else froms, None if out_any else tos)]
     rules = []
     for in_ifaces, out_ifaces in pairs:
-        for proto, sport, dport in services:
-            rules.append(
-                Rule(
-                    action,
-                    src,
-                    dst,
-                    proto,
-                    sport,
-                    dport,
-                    stateful=True,
-                    log=log,
-                    in_ifaces=in_ifaces,
-                    out_ifaces=out_ifaces,
-                    chain=list_name,
-                    location=Location(rs.file, r.line),
-                    text=text,
-                    name=r.name,
-                    exact=not conditions,
-                    conditions=tuple(conditions),
-                )
-            )
+        rules += service_rules(
+            services, action, src, dst, log=log, in_ifaces=in_ifaces, out_ifaces=out_ifaces, chain=list_name,
+            location=Location(rs.file, r.line), text=text, name=r.name, conditions=conditions,
+        )  # fmt: skip
     return rules
 
 

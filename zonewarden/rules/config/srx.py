@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
-from zonewarden.rules.config._common import LineError, address, port_span, tokens, wildcard_ivs
+from zonewarden.rules.config._common import LineError, address, port_span, service_rules, tokens, wildcard_ivs
 from zonewarden.rules.ruleset import DENY, PERMIT, REJECT, Rule, RuleList, Ruleset, protocol_ivs
 
 # ----------------------------------------------------------------------------- flattening
@@ -792,29 +792,10 @@ def _policy_rules(rs: Ruleset, objs: Objects, pol: Policy, list_name: str) -> li
         conditions += found[1]
     if everything:
         services = [(iv.PROTO_ALL, iv.PORT_ALL, iv.PORT_ALL)]
-    rules = []
-    for proto, sport, dport in services:
-        rules.append(
-            Rule(
-                action,
-                src,
-                dst,
-                proto,
-                sport,
-                dport,
-                stateful=True,
-                log=log,
-                in_ifaces=in_ifaces,
-                out_ifaces=out_ifaces,
-                chain=list_name,
-                location=Location(rs.file, pol.line),
-                text=text,
-                name=pol.name,
-                exact=not conditions,
-                conditions=tuple(conditions),
-            )
-        )
-    return rules
+    return service_rules(
+        services, action, src, dst, log=log, in_ifaces=in_ifaces, out_ifaces=out_ifaces, chain=list_name,
+        location=Location(rs.file, pol.line), text=text, name=pol.name, conditions=conditions,
+    )  # fmt: skip
 
 
 def _addresses(rs, objs: Objects, names, zone, key: str, conditions: list[str]) -> iv.IVS:
