@@ -17,9 +17,9 @@ from zonewarden.assess.backlog import BacklogItem, build_backlog
 from zonewarden.assess.engine import AssessmentResult, assess
 from zonewarden.assess.serialize import backlog_dict, result_dict
 from zonewarden.catalog import Catalog, load_catalog
-from zonewarden.cli.output import console, err_console, fail
+from zonewarden.cli.output import console, fail
 from zonewarden.model.sl import FR_ABBREV, FRS
-from zonewarden.workspace.load import Workspace, load_workspace
+from zonewarden.workspace.load import Workspace
 
 WorkspaceArg = Annotated[Path, typer.Argument(help="workspace folder")]
 AsOfOpt = Annotated[
@@ -39,16 +39,10 @@ def _as_of(value: str | None) -> dt.date | None:
 
 def run(workspace: Path, as_of: str | None) -> tuple[Workspace, AssessmentResult, Catalog]:
     """Load the workspace and run the assessment; load errors are reported, not fatal."""
-    if not workspace.exists():
-        fail(f"workspace '{workspace}' does not exist", 2)
-    ws = load_workspace(workspace)
+    from zonewarden.cli.workspace import open_workspace
+
     day = _as_of(as_of)
-    errors = [d for d in ws.check(day) if d.severity == "error"]
-    if errors:
-        err_console.print(
-            f"[yellow]warning:[/] the workspace has {len(errors)} validation error(s); the assessment uses what "
-            f"loaded. Run: zonewarden validate {workspace}"
-        )
+    ws = open_workspace(workspace, "the assessment uses what loaded", day=day)
     catalog = load_catalog()
     assert ws.risk is not None
     result = assess(ws.plant, ws.risk, [a for _, a in ws.assessments], catalog, day)

@@ -47,34 +47,18 @@ def generate_cmd(
     'boundary' ruleset.
 
     Exit 0 written, 1 invalid workspace or nothing to render, 2 usage error."""
-    from zonewarden.errors import InputError
+    from zonewarden.cli.workspace import open_workspace
     from zonewarden.rules.generate import PLATFORMS, GenerateError, generate
     from zonewarden.rules.generate import platform as find_platform
     from zonewarden.rules.policy import build_policy
-    from zonewarden.workspace.load import load_workspace
 
     generator = find_platform(platform)
     if generator is None:
         fail(f"unknown platform '{platform}' (use {', '.join(PLATFORMS)})", 2)
         return
-    if not workspace.exists():
-        fail(f"workspace '{workspace}' does not exist", 2)
     if not 1 <= sid_base <= 4_000_000_000:
         fail("--sid-base must be a positive number", 2)
-    try:
-        ws = load_workspace(workspace)
-    except InputError as exc:
-        fail(str(exc), 1)
-        return
-    errors = [d for d in ws.check() if d.severity == "error"]
-    if errors:
-        for d in errors[:10]:
-            err_console.print(d.format(), markup=False)
-        fail(
-            f"the workspace has {len(errors)} validation error(s); rules are not generated from an invalid "
-            f"model. Run: zonewarden validate {workspace}",
-            1,
-        )
+    ws = open_workspace(workspace, "rules are not generated from an invalid model", strict=True)
     policy = build_policy(ws)
     for problem in policy.problems:
         err_console.print(f"[yellow]warning:[/] not rendered: {problem}")

@@ -44,11 +44,11 @@ def check_cmd(
     without a DMZ. Lines the parser could not use are listed as skipped.
 
     Exit 0 when nothing of high or critical severity is found, 1 otherwise or on bad input, 2 usage."""
+    from zonewarden.cli.workspace import open_workspace
     from zonewarden.errors import InputError
     from zonewarden.rules.analyze import analyze, zone_infos
     from zonewarden.rules.config import PARSERS, parse_file, platform_name
     from zonewarden.rules.policy import build_policy
-    from zonewarden.workspace.load import load_workspace
 
     if fmt not in ("table", "json"):
         fail(f"unknown format '{fmt}' (use table or json)", 2)
@@ -59,13 +59,7 @@ def check_cmd(
     missing = [str(c) for c in configs if not c.is_file()]
     if missing:
         fail(f"no such configuration file: {', '.join(missing)}", 2)
-    try:
-        ws = load_workspace(workspace)
-    except InputError as exc:
-        fail(str(exc))
-    errors = [d for d in ws.check() if d.severity == "error"]
-    if errors:
-        fail(f"the workspace has {len(errors)} error(s); first: {errors[0].format()} (run: zonewarden validate)")
+    ws = open_workspace(workspace, "configurations are not checked against an invalid model", strict=True)
     policy = build_policy(ws)
     zones = zone_infos(ws.plant)
     devices = policy.devices()

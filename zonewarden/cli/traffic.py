@@ -24,22 +24,9 @@ FORMATS = ("table", "json", "jsonl")
 
 def _load(workspace: Path) -> Any:
     """The workspace; validation errors are reported as a warning (the check uses what loaded)."""
-    from zonewarden.errors import InputError
-    from zonewarden.workspace.load import load_workspace
+    from zonewarden.cli.workspace import open_workspace
 
-    if not workspace.exists():
-        fail(f"workspace '{workspace}' does not exist", 2)
-    try:
-        ws = load_workspace(workspace)
-    except InputError as exc:
-        fail(str(exc))
-    errors = [d for d in ws.check() if d.severity == "error"]
-    if errors:
-        err_console.print(
-            f"[yellow]warning:[/] the workspace has {len(errors)} validation error(s); the check uses what "
-            f"loaded. Run: zonewarden validate {workspace}"
-        )
-    return ws
+    return open_workspace(workspace, "the check uses what loaded")
 
 
 @app.command("check")
