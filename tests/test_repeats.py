@@ -97,3 +97,70 @@ def test_observations_kept_means_every_packet_dissected(tmp_path) -> None:
     _modbus_capture(cap, 20)
     d = discover([cap], keep_observations=True)
     assert d.stats["repeated_packets"] == 0 and len(d.observations) == 41
+
+
+# Property: whatever the payloads (valid, damaged or random), skipping repeats changes nothing.
+# A small pool of payloads per port makes repeats likely; headers are seeded with each protocol's
+# magic so the specs' framing paths are taken, and then damaged at random.
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SEEDS = {
+    502: bytes.fromhex("000100000006010300000002"),
+    102: bytes.fromhex("0300001f02f080320100000001000e00000401120a10020001000084000000"),
+    44818: bytes.fromhex("6f00160001020304000000000102030405060708000000000000000000020000000000b2000600"),
+    20000: bytes.fromhex("056405c401000200"),
+    47808: bytes.fromhex("810a001101040005010c0c00000001194d"),
+    2404: bytes.fromhex("680e00000000640101000100000014"),
+    5007: bytes.fromhex("500000ffff03000c00100001040000000000a80100"),
+    4713: bytes.fromhex("aa0100120001"),
+}
+
+
+def _tcp_frame(src: int, dst: int, sport: int, dport: int, payload: bytes, udp: bool) -> bytes:
+    eth = bytes.fromhex("020000000002" "020000000001" "0800")
+    if udp:
+        l4 = struct.pack(">HHHH", sport, dport, 8 + len(payload), 0)
+    else:
+        l4 = struct.pack(">HHIIBBHHH", sport, dport, 1, 1, 0x50, 0x18, 8192, 0, 0)
+    total = 20 + len(l4) + len(payload)
+    addresses = bytes([10, 0, 0, src]), bytes([10, 0, 0, dst])
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, total, 0, 0, 64, 17 if udp else 6, 0, *addresses)
+    return eth + ip + l4 + payload
+
+
+@st.composite
+def _traffic(draw):
+    pool = {}
+    for port, seed in _SEEDS.items():
+        variants = []
+        for _ in range(draw(st.integers(1, 3))):
+            body = bytearray(seed + draw(st.binary(max_size=24)))
+            for _ in range(draw(st.integers(0, 3))):
+                body[draw(st.integers(0, len(body) - 1))] = draw(st.integers(0, 255))
+            variants.append(bytes(body[: draw(st.integers(1, len(body)))]))
+        pool[port] = variants
+    packets = []
+    for _ in range(draw(st.integers(1, 60))):
+        port = draw(st.sampled_from(sorted(pool)))
+        payload = draw(st.sampled_from(pool[port]))
+        client, server = draw(st.sampled_from([(1, 2), (3, 2), (1, 4)]))
+        to_server = draw(st.booleans())
+        udp = port in (47808, 4713) or (port in (20000, 5007) and draw(st.booleans()))
+        if to_server:
+            packets.append(_tcp_frame(client, server, 40000 + client, port, payload, udp))
+        else:
+            packets.append(_tcp_frame(server, client, port, 40000 + client, payload, udp))
+    return packets
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(frames=_traffic())
+def test_skipping_repeats_never_changes_the_result(tmp_path_factory, frames) -> None:
+    cap = tmp_path_factory.mktemp("prop") / "t.pcap"
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    out += [struct.pack("<IIII", 1_700_000_000 + k, 0, len(f), len(f)) + f for k, f in enumerate(frames)]
+    cap.write_bytes(b"".join(out))
+    fast, every = discover([cap]), discover([cap], skip_repeats=False)
+    assert _events(fast) == _events(every)
+    assert _hosts(fast) == _hosts(every)

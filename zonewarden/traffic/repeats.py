@@ -88,6 +88,9 @@ class Cut:
     # request/response pairing: a response (from the server) is matched to the latest earlier request
     # of its flow with the same pair value (>= 0); -1: not paired. See RepeatFilter.split.
     pair: np.ndarray | None = None
+    # TCP packets that are not whole PDUs: the dissector may keep their bytes for the next segment of
+    # the direction, after which skipping a packet of that direction could change what it sees
+    partial: np.ndarray | None = None
 
 
 Spec = Callable[[Fields], Cut]
@@ -131,13 +134,14 @@ def _modbus(f: Fields) -> Cut:
         finished = good[pos[good] == n[good]]
         done[finished] = True
         act = good[pos[good] < n[good]]
-    return Cut(ok & done, n.copy(), holes)
+    return Cut(ok & done, n.copy(), holes, partial=~done)
 
 
 def _tpkt(f: Fields) -> Cut:
     """Port 102: TPKT/COTP carrying S7comm, S7comm-plus or MMS."""
     n = f.length
     ok = (n >= 7) & (f.u8(0) == 3) & (f.be16(2) == n)
+    whole = ok.copy()
     tail = n.copy()
     holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
     s7 = (f.u8(5) == 0xF0) & (f.u8(7) == 0x32)
@@ -151,7 +155,7 @@ def _tpkt(f: Fields) -> Cut:
     values = s7 & (((rosctr == 3) & (function == 0x04)) | ((rosctr == 1) & (function == 0x05)))
     tail = np.where(values, np.minimum(data, n), tail)  # values read or written
     holes.append((np.where(s7, 11, 0), np.where(s7, 13, 0)))  # PDU reference
-    return Cut(ok, tail, holes)
+    return Cut(ok, tail, holes, partial=~whole)
 
 
 def _enip(f: Fields) -> Cut:
@@ -159,6 +163,7 @@ def _enip(f: Fields) -> Cut:
     n = f.length
     cmd = f.le16(0)
     ok = (n >= 24) & (n == 24 + f.le16(2))
+    whole = ok.copy()
     tail = n.copy()
     holes: list[tuple[np.ndarray | int, np.ndarray | int]] = [(12, 20)]  # sender context
     cpf = np.isin(cmd, (0x6F, 0x70)) & (f.le16(30) == 2)
@@ -181,7 +186,7 @@ def _enip(f: Fields) -> Cut:
     context = f.le32(12) ^ (f.le32(16) * 0x9E3779B1)
     pair = np.where(unconnected, (context & ((1 << 62) - 1)) | (1 << 62), -1)
     pair = np.where(connected, f.le16(data), pair)
-    return Cut(ok, tail, holes, pair)
+    return Cut(ok, tail, holes, pair, partial=~whole)
 
 
 def _c37118(f: Fields) -> Cut:
@@ -189,13 +194,13 @@ def _c37118(f: Fields) -> Cut:
     ok = (n >= 16) & (f.u8(0) == 0xAA) & (f.be16(2) == n)
     data_frame = (f.u8(1) & 0x70) == 0
     tail = np.where(data_frame, np.minimum(6, n), n)  # SOC, FRACSEC, measurements, CRC
-    return Cut(ok, tail)
+    return Cut(ok, tail, partial=~ok)
 
 
 def _ads(f: Fields) -> Cut:
     n = f.length
     ok = (n >= 38) & (n == 6 + f.le32(2))
-    return Cut(ok, n.copy())
+    return Cut(ok, n.copy(), partial=~ok)
 
 
 def _bacnet(f: Fields) -> Cut:
@@ -263,6 +268,7 @@ def _dnp3(f: Fields) -> Cut:
     data = np.maximum(length - 5, 0)
     size = 10 + data + 2 * ((data + 15) // 16)
     ok = (f.u8(0) == 0x05) & (f.u8(1) == 0x64) & (length >= 5) & (size == n)
+    whole = ok.copy()
     control = f.u8(3)
     from_master = (control & 0x80) != 0
     ok &= from_master == f.to_server  # the link direction bit agrees with the ports
@@ -282,19 +288,20 @@ def _dnp3(f: Fields) -> Cut:
     outstation = np.where(from_master, f.le16(4), f.le16(6))
     paired = user & ((from_master & ~np.isin(fc, (0, 129, 130, 131))) | (~from_master & (fc == 129)))
     pair = np.where(paired, outstation * 16 + seq, -1)
-    return Cut(ok, tail, holes, pair)
+    return Cut(ok, tail, holes, pair, partial=~whole)
 
 
 def _iec104(f: Fields) -> Cut:
     """One APCI per segment: I-format sequence numbers blanked, the information objects (values) don't-care."""
     n = f.length
     ok = (f.u8(0) == 0x68) & (f.u8(1) + 2 == n)
+    whole = ok.copy()
     i_format = (f.u8(2) & 1) == 0
     s_format = (f.u8(2) & 3) == 1
     tail = np.where(i_format, np.minimum(12, n), n)  # APCI + type, VSQ, COT, OA, common address
     lo = np.where(i_format, 2, np.where(s_format, 4, 0))
     hi = np.where(i_format | s_format, 6, 0)
-    return Cut(ok, tail, [(lo, hi)])
+    return Cut(ok, tail, [(lo, hi)], partial=~whole)
 
 
 def _exact(f: Fields) -> Cut:
@@ -371,6 +378,7 @@ class RepeatFilter:
         self.groups: dict[tuple[int, int, int], Group] = {}
         self.repeats = 0
         self.batch = 0
+        self.taint = np.zeros(1024, dtype=bool)  # per flow row * 2 + direction: a partial PDU was seen
 
     def split(self, h: Any, picked: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, dict[int, Group]]:
         """(batch rows to dissect, in order; {batch row: its new group} for first occurrences).
@@ -399,8 +407,10 @@ class RepeatFilter:
             spec_index[sel] = self.port_spec[_ETH][h.ethertype[picked[sel]]]
         flow = rows[picked]
         usable = (spec_index >= 0) & (flow >= 0)
-        cacheable, key1, key2, pair = keys(h, picked, to_server, self.specs, np.where(usable, spec_index, 0))
-        cacheable &= usable
+        cacheable, key1, key2, pair, partial, forward = keys(
+            h, picked, to_server, self.specs, np.where(usable, spec_index, 0)
+        )
+        cacheable &= usable & ~self._tainted(flow, forward, partial & usable & (transport == _TCP))
         paired = usable & (pair >= 0)
         request_of = _match_requests(flow, pair, paired, to_server)
         replies = np.flatnonzero(request_of >= 0)
@@ -459,6 +469,29 @@ class RepeatFilter:
                 self.repeats += n
         return picked[np.flatnonzero(~skip)], first
 
+    def _tainted(self, flow: np.ndarray, forward: np.ndarray, partial: np.ndarray) -> np.ndarray:
+        """Per packet: an earlier packet of its flow and direction (in this batch or before) was not a
+        whole PDU, so the dissector may hold a carried-over fragment: from then on, nothing of that
+        direction is skipped (what it would see next depends on every byte)."""
+        code = np.where(flow >= 0, flow * 2 + forward.astype(np.int64), -1)
+        top = int(code.max(initial=-1)) + 1
+        if top > len(self.taint):
+            self.taint = np.concatenate([self.taint, np.zeros(max(top, 2 * len(self.taint)) - len(self.taint), bool)])
+        out = np.zeros(len(code), dtype=bool)
+        known = code >= 0
+        out[known] = self.taint[code[known]]
+        hit = np.flatnonzero(partial & known)
+        if len(hit):
+            order = np.lexsort((np.arange(len(code)), code))  # by flow direction, then packet order
+            c, p = code[order], partial[order]
+            start = np.ones(len(c), dtype=bool)
+            start[1:] = c[1:] != c[:-1]
+            first_of_group = np.maximum.accumulate(np.where(start, np.arange(len(c)), 0))
+            last_partial = np.maximum.accumulate(np.where(p, np.arange(len(c)), -1))
+            out[order] |= (last_partial >= first_of_group) & (c >= 0)
+            self.taint[code[hit]] = True
+        return out
+
     def flush(self, keep_recent: bool = False) -> list[tuple[Group, int]]:
         """(group, repeats) for every group with repeats since the last flush, handed over for accounting.
 
@@ -477,15 +510,16 @@ class RepeatFilter:
 
 def keys(
     h: Any, picked: np.ndarray, to_server: np.ndarray, specs: list[Spec], spec_index: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(cacheable, key1, key2, pair) per picked packet; key1/key2 hash the kept payload bytes and mix in
-    the flow row, the direction, the spec and (where the tail counts) the length."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(cacheable, key1, key2, pair, partial, forward) per picked packet; key1/key2 hash the kept payload
+    bytes and mix in the direction, the spec and (where the tail counts) the length."""
     data = np.frombuffer(h.raw.buf, dtype=np.uint8)
     off = h.payload_off[picked].astype(np.int64)
     length = h.payload_len[picked].astype(np.int64)
     n = len(picked)
     cacheable = np.zeros(n, dtype=bool)
     pair = np.full(n, -1, dtype=np.int64)
+    partial = np.zeros(n, dtype=bool)
     tail = length.copy()
     hole_lo = [np.zeros(n, dtype=np.int64)]
     hole_hi = [np.zeros(n, dtype=np.int64)]
@@ -497,6 +531,8 @@ def keys(
         tail[sel] = cut.tail
         if cut.pair is not None:
             pair[sel] = cut.pair
+        if cut.partial is not None:
+            partial[sel] = cut.partial
         for k, (lo, hi) in enumerate(cut.holes):
             while len(hole_lo) <= k:
                 hole_lo.append(np.zeros(n, dtype=np.int64))
@@ -539,7 +575,7 @@ def keys(
         key2[idx] = h2 ^ (
             (forward[idx].astype(np.uint64) << np.uint64(63)) | (spec_index[idx].astype(np.uint64) << np.uint64(48))
         )
-    return cacheable, key1, key2, pair
+    return cacheable, key1, key2, pair, partial, forward
 
 
 def _match_requests(flow: np.ndarray, pair: np.ndarray, paired: np.ndarray, to_server: np.ndarray) -> np.ndarray:
