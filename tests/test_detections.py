@@ -288,3 +288,49 @@ def test_alert_ids_are_stable():
     a = detect(_synthetic_context(_scan_flows(), []))
     b = detect(_synthetic_context(_scan_flows(), []))
     assert [x.id for x in a] == [y.id for y in b] and len({x.id for x in a}) == len(a)
+
+
+@needs_pcaps
+def test_change_windows_make_planned_downloads_info():
+    """A download inside a window covering the PLC's zone is expected (info, window named); a window
+    at another time leaves it high and says it fell outside; a window for another zone changes nothing."""
+    import datetime as dt
+
+    capture = "s7comm/s7comm_downloading_block_db1.pcap"
+    (plain,) = _by(_alerts(capture), "program-transfer")
+    at = dt.datetime.fromtimestamp(plain.time, dt.UTC).replace(tzinfo=None)
+
+    def with_windows(windows):
+        data = yaml.safe_load(PLANT.replace("ROLE", "scada-server"))
+        data["change_windows"] = windows
+        (alert,) = _by(verify(Plant.model_validate(data), [PCAPS / capture]).alerts, "program-transfer")
+        return alert
+
+    hour = dt.timedelta(hours=1)
+    inside = with_windows([{"id": "cr-4711", "start": at - hour, "end": at + hour, "zones": ["s7-cell"],
+                            "ticket": "CR-4711"}])  # fmt: skip
+    assert inside.severity == "info" and "inside change window 'cr-4711', CR-4711" in inside.explanation
+    assert inside.details["change_window"] == "cr-4711"
+    later = with_windows([{"id": "next-week", "start": at + 7 * 24 * hour, "end": at + 7 * 24 * hour + hour}])
+    assert later.severity == plain.severity == "high" and "outside the change windows" in later.explanation
+    elsewhere = with_windows([{"id": "dnp3-only", "start": at - hour, "end": at + hour, "zones": ["dnp3-field"]}])
+    assert elsewhere.severity == "high" and elsewhere.explanation == plain.explanation
+
+
+def test_change_window_must_end_after_it_starts():
+    data = yaml.safe_load(PLANT.replace("ROLE", "scada-server"))
+    data["change_windows"] = [{"id": "w", "start": "2026-11-28T08:00", "end": "2026-11-28T06:00"}]
+    with pytest.raises(ValueError, match="end must be after start"):
+        Plant.model_validate(data)
+
+
+def test_change_window_references_are_validated():
+    from zonewarden.model.validate import validate_plant
+
+    data = yaml.safe_load(PLANT.replace("ROLE", "scada-server"))
+    data["change_windows"] = [
+        {"id": "w", "start": "2026-11-28T06:00", "end": "2026-11-28T08:00", "zones": ["s7-cel"], "assets": ["s7-plcc"]}
+    ]
+    found = {(d.code, d.message) for d in validate_plant(Plant.model_validate(data))}
+    assert ("unknown-zone", "zone 's7-cel' is not defined (did you mean 's7-cell'?)") in found
+    assert any(code == "unknown-asset" and "s7-plcc" in message for code, message in found)

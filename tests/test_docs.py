@@ -9,7 +9,18 @@ from conftest import REPO
 
 from zonewarden.assess.model import Answer, Assessment, Evidence
 from zonewarden.cli import app
-from zonewarden.model.plant import Asset, AssetSource, Conduit, Consequence, Flow, Operations, Plant, Site, Zone
+from zonewarden.model.plant import (
+    Asset,
+    AssetSource,
+    ChangeWindow,
+    Conduit,
+    Consequence,
+    Flow,
+    Operations,
+    Plant,
+    Site,
+    Zone,
+)
 from zonewarden.risk.model import RiskModel, Scenario
 
 README = (REPO / "README.md").read_text()
@@ -40,7 +51,10 @@ def test_every_command_is_in_the_readme(command):
 @pytest.mark.parametrize(
     ("doc", "models"),
     [
-        ("docs/workspace.md", (Plant, Site, Zone, Consequence, Conduit, Flow, Operations, Asset, AssetSource)),
+        (
+            "docs/workspace.md",
+            (Plant, Site, Zone, Consequence, Conduit, Flow, Operations, Asset, AssetSource, ChangeWindow),
+        ),
         ("docs/risk.md", (RiskModel, Scenario)),
         ("docs/assessment.md", (Assessment, Answer, Evidence)),
     ],

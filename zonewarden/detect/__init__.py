@@ -9,6 +9,7 @@ Add a detector by writing its module (with ``DETECTOR``) and listing it below.
 from __future__ import annotations
 
 from zonewarden.detect import (
+    change_windows,
     cleartext_remote,
     cpu_state,
     firmware,
@@ -43,6 +44,7 @@ def detect(ctx: Context, only: list[str] | None = None) -> list[Alert]:
     for name, detector in DETECTORS.items():
         if only is None or name in only:
             alerts.extend(detector.run(ctx))
+    change_windows.apply(ctx, alerts)
     alerts.sort(key=lambda a: (a.file, a.packet if a.packet is not None else 0, a.detector))
     return alerts
 

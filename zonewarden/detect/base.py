@@ -18,7 +18,7 @@ from zonewarden.model.resolve import Resolver
 from zonewarden.traffic.check import ZoneMap
 from zonewarden.traffic.events import Event
 
-SEVERITIES = ("low", "medium", "high", "critical")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
 CONTROL_KINDS = {ZoneKind.control, ZoneKind.field, ZoneKind.safety, ZoneKind.supervisory}
 OUTSIDE_KINDS = {ZoneKind.enterprise, ZoneKind.external, ZoneKind.remote_access, ZoneKind.vendor}
 # operations that change the process or the controller (what an EWS or HMI does, nobody else)

@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 VENDOR, PRODUCT = "ZoneWarden", "traffic check"
-CEF_SEVERITY = {"low": 3, "medium": 5, "high": 8, "critical": 10}
-SYSLOG_SEVERITY = {"low": 5, "medium": 4, "high": 3, "critical": 2}  # notice, warning, error, critical
+CEF_SEVERITY = {"info": 1, "low": 3, "medium": 5, "high": 8, "critical": 10}
+SYSLOG_SEVERITY = {"info": 6, "low": 5, "medium": 4, "high": 3, "critical": 2}  # informational .. critical
 FACILITY = 20  # local4
 PEN = 32473  # the private enterprise number reserved for documentation and examples (RFC 5612)
 VIOLATION_SEVERITY = {

@@ -7,6 +7,7 @@ which sees the whole plant.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 import socket
@@ -22,6 +23,7 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from zonewarden.model.protocols import OPERATION_PRESETS
@@ -535,6 +537,27 @@ class AssetSource(_Model):
     )
 
 
+class ChangeWindow(_Model):
+    """A planned maintenance window: engineering activity (program downloads, CPU stop and start,
+    firmware updates, writes) inside it is expected, so detections say so instead of alarming."""
+
+    id: Id
+    start: dt.datetime = Field(description="ISO date and time, e.g. 2026-11-28T06:00 (local capture time if no zone)")
+    end: dt.datetime
+    zones: Annotated[list[Id], BeforeValidator(_as_list)] = Field(
+        default_factory=list, description="zones it covers; with no zones and no assets: the whole plant"
+    )
+    assets: Annotated[list[Id], BeforeValidator(_as_list)] = Field(default_factory=list, description="assets it covers")
+    ticket: str | None = Field(None, description="change request or work order")
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ChangeWindow:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
 class Plant(_Model):
     """Root of plant.yaml."""
 
@@ -544,3 +567,4 @@ class Plant(_Model):
     conduits: list[Conduit] = Field(default_factory=list)
     assets: list[Asset] = Field(default_factory=list)
     asset_sources: list[AssetSource] = Field(default_factory=list)
+    change_windows: list[ChangeWindow] = Field(default_factory=list)

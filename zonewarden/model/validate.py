@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from zonewarden.model.diagnostics import Diagnostic, did_you_mean
-from zonewarden.model.plant import Conduit, Enforcement, Flow, Plant, Role, Zone, ZoneKind
+from zonewarden.model.plant import ChangeWindow, Conduit, Enforcement, Flow, Plant, Role, Zone, ZoneKind
 from zonewarden.model.protocols import OPERATIONS, PROTOCOLS, lookup_protocol
 from zonewarden.model.resolve import IPNetwork, Resolver
 
@@ -47,6 +47,8 @@ class _Checker:
         yield from self._addresses()
         for ci, conduit in enumerate(self.plant.conduits):
             yield from self._conduit(ci, conduit)
+        for wi, window in enumerate(self.plant.change_windows):
+            yield from self._change_window(wi, window)
 
     # -- identities -------------------------------------------------------
     def _duplicates(self) -> Iterator[Diagnostic]:
@@ -54,6 +56,7 @@ class _Checker:
             ("zone", [z.id for z in self.plant.zones]),
             ("conduit", [c.id for c in self.plant.conduits]),
             ("asset", [a.id for a in self.plant.assets]),
+            ("change_window", [w.id for w in self.plant.change_windows]),
         )
         for kind, ids in groups:
             seen: dict[str, int] = {}
@@ -195,6 +198,17 @@ class _Checker:
                         )
 
     # -- conduits -----------------------------------------------------------
+    def _change_window(self, wi: int, window: ChangeWindow) -> Iterator[Diagnostic]:
+        obj = f"change window {window.id}"
+        for zi, zone_id in enumerate(window.zones):
+            if zone_id not in self.zones:
+                message = f"zone '{zone_id}' is not defined" + did_you_mean(zone_id, self.zones)
+                yield _err("unknown-zone", message, obj, ("change_windows", wi, "zones", zi))
+        for ai, asset_id in enumerate(window.assets):
+            if asset_id not in self.assets:
+                message = f"asset '{asset_id}' is not defined" + did_you_mean(asset_id, self.assets)
+                yield _err("unknown-asset", message, obj, ("change_windows", wi, "assets", ai))
+
     def _conduit(self, ci: int, conduit: Conduit) -> Iterator[Diagnostic]:
         obj = f"conduit {conduit.id}"
         known: list[Zone] = []
