@@ -542,7 +542,7 @@ class ChangeWindow(_Model):
     firmware updates, writes) inside it is expected, so detections say so instead of alarming."""
 
     id: Id
-    start: dt.datetime = Field(description="ISO date and time, e.g. 2026-11-28T06:00 (local capture time if no zone)")
+    start: dt.datetime = Field(description="ISO date and time, e.g. 2026-11-28T06:00 (UTC if no time zone)")
     end: dt.datetime
     zones: Annotated[list[Id], BeforeValidator(_as_list)] = Field(
         default_factory=list, description="zones it covers; with no zones and no assets: the whole plant"
