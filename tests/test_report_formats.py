@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import difflib
 import json
-import os
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from _golden import UPDATE_VAR, check_golden
 from conftest import REPO
 from openpyxl import load_workbook
 
@@ -33,9 +31,7 @@ from zonewarden.workspace.load import load_workspace
 
 DEMO = REPO / "zonewarden" / "data" / "demo"
 AS_OF = dt.date(2026, 11, 26)
-GOLDEN = Path(__file__).resolve().parent / "golden"
 SCHEMA_FILE = REPO / "docs" / "schema" / "report.schema.json"
-UPDATE_VAR = "ZONEWARDEN_UPDATE_GOLDEN"
 SHEETS = [
     "Summary",
     "Scorecard",
@@ -48,35 +44,6 @@ SHEETS = [
     "Capability gaps",
     "Cross-zone traffic",
 ]
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def check_golden(name: str, text: str, directory: Path = GOLDEN) -> None:
-    """Compare ``text`` byte for byte with a golden file, or rewrite it when ZONEWARDEN_UPDATE_GOLDEN=1."""
-    path = directory / name
-    if _flag(UPDATE_VAR):
-        if _flag("CI"):
-            pytest.fail(
-                f"{UPDATE_VAR} is set but so is CI: golden files are never rewritten in CI. "
-                f"Run `{UPDATE_VAR}=1 .venv/bin/pytest tests/test_report_formats.py` locally, review and commit."
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
-        return
-    if not path.exists():
-        pytest.fail(f"golden file {path} is missing; create it with {UPDATE_VAR}=1 (then review and commit it)")
-    expected = path.read_bytes()
-    if expected != text.encode("utf-8"):
-        diff = difflib.unified_diff(
-            expected.decode("utf-8", "replace").splitlines(), text.splitlines(), f"golden/{name}", "actual", lineterm=""
-        )
-        pytest.fail(
-            f"{name} differs from its golden file. If the change is intended, rerun with {UPDATE_VAR}=1 "
-            "and commit the new golden.\n" + "\n".join(islice(diff, 80))
-        )
 
 
 @pytest.fixture(scope="module")

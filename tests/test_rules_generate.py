@@ -10,7 +10,6 @@ are skipped, with the reason, when not root or a tool is missing.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
@@ -18,10 +17,12 @@ import shutil
 import subprocess
 import sys
 import uuid
-from itertools import islice
 from pathlib import Path
 
 import pytest
+from _golden import GOLDEN as ROOT_GOLDEN
+from _golden import UPDATE_VAR, flag
+from _golden import check_golden as shared_check_golden
 
 from zonewarden.rules.generate import PLATFORMS, GenerateError, generate, platform, render
 from zonewarden.rules.industrial import MODBUS_PUBLIC_ASSIGNED
@@ -32,34 +33,12 @@ from zonewarden.workspace.load import load_workspace
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "zonewarden" / "data" / "demo"
-GOLDEN = Path(__file__).resolve().parent / "golden" / "rules"
-UPDATE_VAR = "ZONEWARDEN_UPDATE_GOLDEN"
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+GOLDEN = ROOT_GOLDEN / "rules"
 
 
 def check_golden(name: str, text: str) -> None:
     """Compare with tests/golden/rules/<name> byte for byte, or rewrite it with ZONEWARDEN_UPDATE_GOLDEN=1."""
-    path = GOLDEN / name
-    if _flag(UPDATE_VAR):
-        if _flag("CI"):
-            pytest.fail(f"{UPDATE_VAR} is set but so is CI: golden files are never rewritten in CI")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode("utf-8"))
-        return
-    if not path.exists():
-        pytest.fail(f"golden file {path} is missing; create it with {UPDATE_VAR}=1 (then review and commit it)")
-    expected = path.read_bytes()
-    if expected != text.encode("utf-8"):
-        diff = difflib.unified_diff(
-            expected.decode("utf-8", "replace").splitlines(), text.splitlines(), f"golden/rules/{name}", "actual"
-        )
-        pytest.fail(
-            f"{name} differs from its golden file (rerun with {UPDATE_VAR}=1 if intended)\n"
-            + "\n".join(islice(diff, 80))
-        )
+    shared_check_golden(name, text, GOLDEN)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +74,7 @@ def test_every_platform_matches_its_goldens(outputs, name):
     assert {r.device for r in out.rulesets} == {"fw-cell", "fw-it", "fw-ot", "fw-sis", "vpn-gw"}
     for ruleset in out.rulesets:
         check_golden(f"{name}/{ruleset.filename}", ruleset.text)
-    if not _flag(UPDATE_VAR):  # no stale goldens left behind
+    if not flag(UPDATE_VAR):  # no stale goldens left behind
         assert _demo_files(name) == sorted(r.filename for r in out.rulesets)
 
 
@@ -546,7 +525,7 @@ def test_cli_generates_every_platform_for_the_demo(tmp_path):
         assert "skipped diode: a data diode" in done.stderr
         ext = PLATFORMS[name].extension
         written = sorted(p.name for p in out.glob(f"*{ext}"))
-        assert written == _demo_files(name) or _flag(UPDATE_VAR)
+        assert written == _demo_files(name) or flag(UPDATE_VAR)
         for file in written:
             assert (out / file).read_text(encoding="utf-8") == (GOLDEN / name / file).read_text(encoding="utf-8")
         assert (out / "suricata.rules").read_text(encoding="utf-8") == (GOLDEN / "suricata.rules").read_text(
