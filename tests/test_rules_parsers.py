@@ -305,3 +305,11 @@ def test_fortigate_details():
 
 def test_shared_root_is_where_conftest_says():
     assert isinstance(SHARED, Path)
+
+
+def test_line_numbers_count_line_feeds_only():
+    """file:line as editors and grep -n count it: CRLF files, and a form feed or a lone CR inside a line
+    (str.splitlines would break there and push every later line number off)."""
+    text = "*filter\r\n# page\x0c break\r\n:FORWARD DROP [0:0]\r\n# lone \r cr\r\nbogus statement\r\nCOMMIT\r\n"
+    rs = parse_text("iptables", text, "crlf.ipt")
+    assert [(s.location.line, s.text) for s in rs.skipped] == [(5, "bogus statement")]

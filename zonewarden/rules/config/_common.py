@@ -24,6 +24,16 @@ def read_text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def config_lines(text: str) -> list[str]:
+    """The lines of a configuration as editors and ``grep -n`` number them: split at LF only (a CR
+    before it dropped), unlike ``str.splitlines``, which also breaks at lone CR, form feed, the
+    ASCII separators and Unicode line separators and so would put file:line references off."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def tokens(text: str) -> list[str]:
     """Shell-like words; an unbalanced quote keeps the rest of the line as one word."""
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
-from zonewarden.rules.config._common import LineError, address, address_mask
+from zonewarden.rules.config._common import LineError, address, address_mask, config_lines
 from zonewarden.rules.ruleset import (
     DENY,
     PERMIT,
@@ -56,7 +56,7 @@ class _Objects:
 
 def parse(text: str, file: str) -> Ruleset:
     rs = Ruleset("asa", file)
-    lines = text.splitlines()
+    lines = config_lines(text)
     objs = _Objects()
     acls: dict[str, RuleList] = {}
     bindings: list[tuple[str, str, str | None, int]] = []  # (acl, direction, interface, line)

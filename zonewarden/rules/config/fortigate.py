@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 
 from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
-from zonewarden.rules.config._common import LineError, address, address_mask, port_span, service_rules, tokens
+from zonewarden.rules.config._common import (
+    LineError,
+    address,
+    address_mask,
+    config_lines,
+    port_span,
+    service_rules,
+    tokens,
+)
 from zonewarden.rules.ruleset import DENY, PERMIT, Rule, RuleList, Ruleset
 
 # FortiOS predefined services (used when a snippet refers to them without defining them).
@@ -97,7 +105,7 @@ def _tree(text: str, rs: Ruleset) -> list[Section]:
     top: list[Section] = []
     stack: list[Section | Edit] = []
     statements = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(config_lines(text), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
-from zonewarden.rules.config._common import LineError, address, wildcard_ivs
+from zonewarden.rules.config._common import LineError, address, config_lines, wildcard_ivs
 from zonewarden.rules.ruleset import DENY, PERMIT, Rule, RuleList, Ruleset, port_operator, protocol_ivs
 
 PORT_OPS = ("eq", "neq", "lt", "gt", "range")
@@ -137,7 +137,7 @@ def parse(text: str, file: str) -> Ruleset:
     bindings: list[tuple[str, str, str, int]] = []
     block: tuple[str, str] | None = None  # ("acl"|"net"|"svc"|"if", name)
     statements = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(config_lines(text), start=1):
         stripped = raw.split("!", 1)[0].strip() if not raw.strip().startswith("remark") else raw.strip()
         if not stripped:
             continue

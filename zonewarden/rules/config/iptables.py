@@ -13,7 +13,7 @@ import re
 
 from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
-from zonewarden.rules.config._common import LineError, address, family_all, port_span, tokens
+from zonewarden.rules.config._common import LineError, address, config_lines, family_all, port_span, tokens
 from zonewarden.rules.ruleset import DROP, GOTO, JUMP, PERMIT, REJECT, RETURN, Rule, RuleList, Ruleset
 
 # Built-in chains: (table, chain) -> (hook, stage on that hook's path)
@@ -90,7 +90,7 @@ class _Chain:
 
 def parse(text: str, file: str) -> Ruleset:
     rs = Ruleset("iptables", file)
-    lines = text.splitlines()
+    lines = config_lines(text)
     family = _family(lines)
     declared = _declared_chains(lines)
     table = "filter"

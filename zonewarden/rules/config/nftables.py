@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
-from zonewarden.rules.config._common import LineError, address, port_span
+from zonewarden.rules.config._common import LineError, address, config_lines, port_span
 from zonewarden.rules.ruleset import (
     DROP,
     GOTO,
@@ -93,7 +93,7 @@ _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{};,]|\n|[^\s{};,"]+|\S')
 
 def _tokenize(text: str) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(config_lines(text), start=1):
         stripped = line
         if "#" in line:  # a comment, unless inside a string
             in_string = False
@@ -119,7 +119,7 @@ class _Parser:
         self.toks = _tokenize(text)
         self.pos = 0
         self.rs = rs
-        self.lines = text.splitlines()
+        self.lines = config_lines(text)
         self.tables: dict[tuple[str, str], Table] = {}
         self.chains: dict[tuple[str, str, str], Chain] = {}
         self.defines: dict[str, list[str]] = {}

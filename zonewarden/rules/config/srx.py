@@ -31,7 +31,15 @@ from dataclasses import dataclass, field
 
 from zonewarden.errors import Location
 from zonewarden.rules import intervals as iv
-from zonewarden.rules.config._common import LineError, address, port_span, service_rules, tokens, wildcard_ivs
+from zonewarden.rules.config._common import (
+    LineError,
+    address,
+    config_lines,
+    port_span,
+    service_rules,
+    tokens,
+    wildcard_ivs,
+)
 from zonewarden.rules.ruleset import DENY, PERMIT, REJECT, Rule, RuleList, Ruleset, protocol_ivs
 
 # ----------------------------------------------------------------------------- flattening
@@ -213,7 +221,7 @@ def flatten_set(
     flat = Flat()
     deactivated: list[tuple[str, ...]] = []
     edit: list[tuple[str, ...]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(config_lines(text), start=1):
         line = raw.strip()
         if not line or line.startswith(("#", "!")) or (line.startswith("{") and line.endswith("}")):
             continue
@@ -273,7 +281,7 @@ def flatten_set(
 def is_set_format(text: str) -> bool:
     """Whether ``text`` is set commands rather than the brace format."""
     set_lines = braces = 0
-    for raw in text.splitlines()[:5000]:
+    for raw in config_lines(text)[:5000]:
         line = raw.strip()
         if not line or line.startswith(("#", "/*", "*")):
             continue
