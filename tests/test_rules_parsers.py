@@ -4,11 +4,11 @@ arithmetic agrees with brute force, and text and JSON nftables give the same rul
 
 from __future__ import annotations
 
-import csv
 import itertools
 from pathlib import Path
 
 import pytest
+from _firewall import FIREWALL, MUTATIONS, half_cut, manifest_rows, mutate, needs_shared
 from conftest import SHARED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,18 +17,11 @@ from zonewarden.rules import intervals as iv
 from zonewarden.rules.config import PARSERS, parse_file, parse_text
 from zonewarden.rules.ruleset import ConfigError
 
-FIREWALL = SHARED / "firewall"
-MANIFEST = FIREWALL / "MANIFEST.tsv"
-needs_shared = pytest.mark.skipif(not MANIFEST.is_file(), reason="../shared/data/firewall is not present")
 PLATFORM_OF = {"iptables": "iptables", "nftables": "nftables", "asa": "asa", "fortigate": "fortigate", "ios": "ios"}
 
 
 def shared_configs() -> list[tuple[str, str, str]]:
-    if not MANIFEST.is_file():
-        return []
-    with MANIFEST.open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    return [(row["path"], PLATFORM_OF[row["format"]], row["notes"]) for row in rows if row["format"] in PLATFORM_OF]
+    return [(row["path"], PLATFORM_OF[row["format"]], row["notes"]) for row in manifest_rows(set(PLATFORM_OF))]
 
 
 @needs_shared
@@ -137,25 +130,10 @@ SAMPLES = {
     line=st.integers(min_value=0, max_value=20),
     cut=st.integers(min_value=0, max_value=80),
     junk=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
-    mode=st.sampled_from(["insert", "replace", "truncate", "duplicate", "drop"]),
+    mode=st.sampled_from(MUTATIONS),
 )
 def test_parsers_never_crash_on_mutated_lines(platform, line, cut, junk, mode):
-    lines = SAMPLES[platform].splitlines()
-    i = line % len(lines)
-    target = lines[i]
-    if mode == "insert":
-        lines[i] = target[:cut] + junk + target[cut:]
-    elif mode == "replace":
-        words = target.split()
-        if words:
-            words[cut % len(words)] = junk
-        lines[i] = " ".join(words)
-    elif mode == "truncate":
-        lines[i] = target[:cut]
-    elif mode == "duplicate":
-        lines.insert(i, target)
-    else:
-        del lines[i]
+    lines = mutate(SAMPLES[platform].splitlines(), line, cut, junk, mode)
     text = "\n".join(lines) + "\n"
     try:
         ruleset = parse_text(platform, text, "m.cfg")
@@ -176,11 +154,8 @@ def test_parsers_never_crash_on_mutated_lines(platform, line, cut, junk, mode):
 def test_real_configs_with_a_damaged_line_never_crash(index, line, junk):
     configs = shared_configs()
     path, platform, _ = configs[index % len(configs)]
-    lines = (FIREWALL / path).read_text(encoding="utf-8", errors="replace").splitlines()
-    i = line % len(lines)
-    lines[i] = lines[i][: len(lines[i]) // 2] + junk
     try:
-        parse_text(platform, "\n".join(lines), path)
+        parse_text(platform, half_cut(path, line, junk), path)
     except ConfigError as exc:
         assert exc.location is None or exc.location.file == path
 

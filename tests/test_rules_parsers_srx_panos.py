@@ -4,10 +4,9 @@ generated rulesets check clean (round trip) and weakened configurations are caug
 
 from __future__ import annotations
 
-import csv
-
 import pytest
-from conftest import REPO, SHARED
+from _firewall import FIREWALL, MUTATIONS, half_cut, manifest_rows, mutate, needs_shared
+from conftest import REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_rules_check import PLANT, line_of
@@ -19,18 +18,11 @@ from zonewarden.rules.policy import build_policy
 from zonewarden.rules.ruleset import DENY, PERMIT, REJECT, ConfigError
 from zonewarden.workspace.load import load_workspace
 
-FIREWALL = SHARED / "firewall"
-MANIFEST = FIREWALL / "MANIFEST.tsv"
-needs_shared = pytest.mark.skipif(not MANIFEST.is_file(), reason="../shared/data/firewall is not present")
 PLATFORM_OF = {"srx": "srx", "panos": "panos"}
 
 
 def shared_configs() -> list[tuple[str, str]]:
-    if not MANIFEST.is_file():
-        return []
-    with MANIFEST.open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t"))
-    return [(row["path"], PLATFORM_OF[row["format"]]) for row in rows if row["format"] in PLATFORM_OF]
+    return [(row["path"], PLATFORM_OF[row["format"]]) for row in manifest_rows(set(PLATFORM_OF))]
 
 
 def registered(platform: str) -> bool:
@@ -448,26 +440,11 @@ def _samples() -> list[str]:
     cut=st.integers(min_value=0, max_value=80),
     junk=st.sampled_from(["{", "}", "[", "]", ";", '"', "/*", "*/", "#", "<", ">", "&", "any", "set", "300.1.1.1/33"])
     | st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12),
-    mode=st.sampled_from(["insert", "replace", "truncate", "duplicate", "drop"]),
+    mode=st.sampled_from(MUTATIONS),
 )
 def test_parsers_never_crash_on_mutated_lines(sample, line, cut, junk, mode):
     platform, text = SAMPLES[sample]
-    lines = text.splitlines()
-    i = line % len(lines)
-    target = lines[i]
-    if mode == "insert":
-        lines[i] = target[:cut] + junk + target[cut:]
-    elif mode == "replace":
-        words = target.split()
-        if words:
-            words[cut % len(words)] = junk
-        lines[i] = " ".join(words)
-    elif mode == "truncate":
-        lines[i] = target[:cut]
-    elif mode == "duplicate":
-        lines.insert(i, target)
-    else:
-        del lines[i]
+    lines = mutate(text.splitlines(), line, cut, junk, mode)
     mutated = "\n".join(lines) + "\n"
     try:
         ruleset = parse_text(platform, mutated, "m.cfg")
@@ -488,11 +465,8 @@ def test_parsers_never_crash_on_mutated_lines(sample, line, cut, junk, mode):
 def test_real_configs_with_a_damaged_line_never_crash(index, line, junk):
     configs = [c for c in shared_configs() if registered(c[1])]
     path, platform = configs[index % len(configs)]
-    lines = (FIREWALL / path).read_text(encoding="utf-8", errors="replace").splitlines()
-    i = line % len(lines)
-    lines[i] = lines[i][: len(lines[i]) // 2] + junk
     try:
-        parse_text(platform, "\n".join(lines), path)
+        parse_text(platform, half_cut(path, line, junk), path)
     except ConfigError as exc:
         assert exc.location is None or exc.location.file == path
 
