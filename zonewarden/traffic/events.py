@@ -18,7 +18,7 @@ from zonewarden.traffic.dissectors.base import Observation
 
 # observation details that make two observations different events (e.g. an OPC UA channel
 # opened with security mode None is not the same event as one opened with SignAndEncrypt)
-KEY_DETAILS = ("security_mode", "security_policy", "unit_id")  # see event_key
+KEY_DETAILS = ("security_mode", "security_policy", "unit_id")
 
 
 @dataclass
@@ -58,32 +58,21 @@ class Event:
 
 
 def event_key(file: str, obs: Observation) -> tuple[Any, ...]:
-    d = obs.details
-    key = (
-        file,
-        obs.protocol,
-        obs.client,
-        obs.server,
-        obs.message,
-        obs.operation,
-        obs.function,
-        d.get("security_mode"),
-        d.get("security_policy"),
-        d.get("unit_id"),
-    )
-    try:
-        hash(key)
-    except TypeError:  # a detail that is a list or a dict
-        return tuple(k if _hashable(k) else repr(k) for k in key)
-    return key
+    """What makes two observations one event (see :func:`_hashable` for details that are lists or dicts)."""
+    key = (file, obs.protocol, obs.client, obs.server, obs.message, obs.operation, obs.function)
+    return key + tuple(map(obs.details.get, KEY_DETAILS))
 
 
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
+def _hashable(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``key`` with its unhashable parts (a detail that is a list or a dict) replaced by their repr."""
+    out = []
+    for part in key:
+        try:
+            hash(part)
+        except TypeError:
+            part = repr(part)
+        out.append(part)
+    return tuple(out)
 
 
 def repeat(ev: Event, count: int, last_packet: int, last_time: float) -> None:
@@ -110,7 +99,11 @@ class EventLog:
         if obs.message == "malformed" or count <= 0:
             return None
         key = event_key(file, obs)
-        ev = self.events.get(key)
+        try:
+            ev = self.events.get(key)
+        except TypeError:  # a detail that is a list or a dict
+            key = _hashable(key)
+            ev = self.events.get(key)
         if ev is None:
             ev = self.events[key] = Event(
                 file,
