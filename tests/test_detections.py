@@ -334,3 +334,19 @@ def test_change_window_references_are_validated():
     found = {(d.code, d.message) for d in validate_plant(Plant.model_validate(data))}
     assert ("unknown-zone", "zone 's7-cel' is not defined (did you mean 's7-cell'?)") in found
     assert any(code == "unknown-asset" and "s7-plcc" in message for code, message in found)
+
+
+def test_change_windows_load_from_plant_yaml_with_located_errors(write_workspace):
+    """Change windows are read from the workspace's plant.yaml like every other section; a bad one is
+    reported at its line and the good ones are kept."""
+    from zonewarden.workspace.load import load_workspace
+
+    text = PLANT.replace("ROLE", "scada-server") + (
+        "change_windows:\n"
+        "  - {id: cr-1, start: 2026-11-28T06:00, end: 2026-11-28T08:00, zones: [s7-cell], ticket: CR-1}\n"
+        "  - {id: cr-2, start: 2026-11-28T08:00, end: 2026-11-28T06:00}\n"
+    )
+    ws = load_workspace(write_workspace(text))
+    assert [w.id for w in ws.plant.change_windows] == ["cr-1"]
+    line = text.splitlines().index("  - {id: cr-2, start: 2026-11-28T08:00, end: 2026-11-28T06:00}") + 1
+    assert [(d.line, "end must be after start" in d.message) for d in ws.load_diagnostics] == [(line, True)]

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from zonewarden.assess.model import Assessment
 from zonewarden.errors import InputError, Location
 from zonewarden.model.diagnostics import Diagnostic, did_you_mean
-from zonewarden.model.plant import Asset, AssetSource, Conduit, Plant, Site, Zone
+from zonewarden.model.plant import Asset, AssetSource, ChangeWindow, Conduit, Plant, Site, Zone
 from zonewarden.model.validate import validate_plant
 from zonewarden.perf import paused_gc
 from zonewarden.risk.model import RiskModel
@@ -70,6 +70,16 @@ class Workspace:
             found += [self.locate(d) for d in validate_program(self, as_of)]
         first = self.locations.default_file
         return sorted(found, key=lambda d: (d.file != first, d.file or "", d.line, d.column))
+
+
+# the list sections of plant.yaml: (key, model of one item, what one item is called in messages)
+SECTIONS: tuple[tuple[str, type[Any], str], ...] = (
+    ("zones", Zone, "zone"),
+    ("conduits", Conduit, "conduit"),
+    ("assets", Asset, "asset"),
+    ("asset_sources", AssetSource, "asset source"),
+    ("change_windows", ChangeWindow, "change window"),
+)
 
 
 class _Loader:
@@ -167,8 +177,8 @@ class _Loader:
         return Workspace(self.root, plant, self.locations, self.diagnostics, risk, has_risk, assessments)
 
     def _top(self, data: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"version": 1, "zones": [], "conduits": [], "assets": [], "asset_sources": []}
-        allowed = {"version", "site", "zones", "conduits", "assets", "asset_sources"}
+        out: dict[str, Any] = {"version": 1, **{key: [] for key, _, _ in SECTIONS}}
+        allowed = {"version", "site", *(key for key, _, _ in SECTIONS)}
         for key in data:
             if key not in allowed:
                 self.error("schema", f"unknown key '{key}'" + did_you_mean(str(key), allowed), self.locate((key, KEY)))
@@ -184,12 +194,7 @@ class _Loader:
             out["site"] = Site(name=self.root.name)
         else:
             out["site"] = self._one(Site, data["site"], ("site",), "site") or Site(name=self.root.name)
-        for key, model, kind in (
-            ("zones", Zone, "zone"),
-            ("conduits", Conduit, "conduit"),
-            ("assets", Asset, "asset"),
-            ("asset_sources", AssetSource, "asset source"),
-        ):
+        for key, model, kind in SECTIONS:
             items = data.get(key)
             if items is None:
                 continue
