@@ -170,6 +170,34 @@ def event_alert(
     )
 
 
+def flow_alert(
+    ctx: Context,
+    f: dict[str, Any],
+    detector: str,
+    severity: str,
+    explanation: str,
+    techniques: list[str],
+    details: dict[str, Any] | None = None,
+) -> Alert:
+    """An alert about one flow record (annotated by the traffic check with its zones): the client talks
+    to the server, at the flow's first packet."""
+    return Alert(
+        detector,
+        severity,
+        f["client"],
+        f.get("src_zone"),
+        f["server"],
+        f.get("dst_zone"),
+        f["first_seen"],
+        ctx.file,
+        f["first_packet"],
+        explanation,
+        techniques,
+        1,
+        details or {},
+    )
+
+
 def requests(ctx: Context, operations: set[str] | frozenset[str]) -> list[Event]:
     """Request events with one of ``operations``, merged per (client, server, protocol, operation):
     the first occurrence's packet and time, the total count, the last packet, and every function seen."""

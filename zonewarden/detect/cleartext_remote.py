@@ -3,7 +3,7 @@ negotiation shows it (RDP flows whose security cannot be told are reported at lo
 
 from __future__ import annotations
 
-from zonewarden.detect.base import OUTSIDE_KINDS, Alert, Context
+from zonewarden.detect.base import OUTSIDE_KINDS, Alert, Context, flow_alert
 
 CLEARTEXT = {"telnet": "Telnet", "vnc": "VNC"}
 _PORTS = {23: "telnet", 5900: "vnc", 5901: "vnc", 3389: "rdp"}
@@ -41,19 +41,8 @@ class CleartextRemote:
             if key in out:
                 out[key].count += 1
                 continue
-            out[key] = Alert(
-                self.name,
-                severity,
-                f["client"],
-                sz,
-                f["server"],
-                dz,
-                f["first_seen"],
-                ctx.file,
-                f["first_packet"],
-                f"{what} from {f['client']} ({sz or 'no zone'}) into control zone '{dz}' host {f['server']}",
-                techniques,
-            )
+            text = f"{what} from {f['client']} ({sz or 'no zone'}) into control zone '{dz}' host {f['server']}"
+            out[key] = flow_alert(ctx, f, self.name, severity, text, techniques)
         return list(out.values())
 
 

@@ -8,7 +8,7 @@ only what is new since.
 
 from __future__ import annotations
 
-from zonewarden.detect.base import OUTSIDE_KINDS, Alert, Context
+from zonewarden.detect.base import OUTSIDE_KINDS, Alert, Context, flow_alert
 
 
 class NewCrossZone:
@@ -36,21 +36,9 @@ class NewCrossZone:
                 f" ({f.get('app_protocol') or 'unknown protocol'}): a conversation between these zones that "
                 f"neither the conduits nor the baseline declare"
             )
-            seen[key] = Alert(
-                self.name,
-                "high" if into_control else "medium",
-                f["client"],
-                sz,
-                f["server"],
-                dz,
-                f["first_seen"],
-                ctx.file,
-                f["first_packet"],
-                text,
-                techniques,
-                1,
-                {"verdict": f.get("verdict"), "conduit": f.get("conduit")},
-            )
+            details = {"verdict": f.get("verdict"), "conduit": f.get("conduit")}
+            severity = "high" if into_control else "medium"
+            seen[key] = flow_alert(ctx, f, self.name, severity, text, techniques, details)
         return list(seen.values())
 
 
