@@ -19,9 +19,10 @@ import numpy as np
 from zonewarden.model.protocols import port_tables
 from zonewarden.perf import paused_gc
 from zonewarden.traffic.capture import CaptureError, open_capture
-from zonewarden.traffic.decode import decode, ip_text, mac_text, packets
+from zonewarden.traffic.decode import ETHERNET_LIKE, TRANSPORT_NAMES, decode, mac_text
+from zonewarden.traffic.dissection import Dissection
 from zonewarden.traffic.dissectors import ETHERTYPES, TCP_PORTS, UDP_PORTS, for_packet
-from zonewarden.traffic.dissectors.base import Observation, Packet
+from zonewarden.traffic.dissectors.base import Observation
 from zonewarden.traffic.events import Event, EventLog, repeat
 from zonewarden.traffic.flows import FlowTable
 from zonewarden.traffic.fragments import Reassembler
@@ -67,18 +68,17 @@ def _discover(
 ) -> Discovery:
     table = FlowTable()
     builder = InventoryBuilder()
-    states: dict[tuple[int, str], dict[str, Any]] = {}
     macs: dict[int, set[int]] = defaultdict(set)  # IPv4 (int) -> source MACs (int)
     problems: list[dict[str, Any]] = []
     kept: list[Observation] = []
     log = EventLog()
     per_protocol: dict[str, int] = defaultdict(int)
     files: list[dict[str, Any]] = []
-    dissected = 0
     fragments = {"fragments": 0, "reassembled": 0}
     repeats = RepeatFilter({6: TCP_PORTS, 17: UDP_PORTS, 0: ETHERTYPES}) if skip_repeats else None
     reassembler = Reassembler()
     first_rows: dict[Any, int] = {}  # fragmented datagram -> the flow row of its first fragment
+    stage = Dissection(builder, log, table.app_protocol, per_protocol, memo=skip_repeats, keep=kept if keep else None)
 
     def account(name: str, keep_recent: bool = False) -> None:
         """Add the repeats counted so far to the inventory and the events."""
@@ -115,34 +115,12 @@ def _discover(
                     picked, first = repeats.split(h, picked, rows)
                     if len(repeats.groups) >= repeats.max_groups:
                         account(name, keep_recent=True)
-                    mask = np.zeros(len(h), dtype=bool)
-                    mask[picked] = True
-                work: Iterable[tuple[int, int, Packet]] = zip(
-                    picked.tolist(), rows[picked].tolist(), packets(h, mask), strict=True
-                )
-                if h.fragment.any():
-                    work = sorted([*work, *_reassembled(h, rows, reassembler, first_rows)], key=lambda w: w[0])
-                for i, row, pkt in work:
-                    dissected += 1
-                    grp = first.get(i)
-                    for dissector in for_packet(pkt.transport, pkt.sport, pkt.dport, pkt.ethertype):
-                        state = states.setdefault((row, dissector.name), {})
-                        for obs in dissector.dissect(pkt, state):
-                            obs.details.setdefault("file", name)
-                            builder.add_observation(obs)
-                            ev = log.add(name, obs)
-                            if grp is not None:
-                                grp.templates.append(obs)
-                                if ev is not None:
-                                    grp.events.append(ev)
-                            per_protocol[obs.protocol] += 1
-                            if row >= 0 and table.app_protocol[row] is None and obs.message != "malformed":
-                                table.app_protocol[row] = obs.protocol
-                            if keep:
-                                kept.append(obs)
+                extra = _reassembled(h, rows, reassembler, first_rows) if h.fragment.any() else []
+                _feed(stage, name, h, picked, rows, first, extra)
                 if progress is not None:
                     progress(cap.status.bytes)
         account(name)
+        stage.account()
         for problem in reassembler.problems:
             problems.append({"file": name, "packet": problem.packet, "offset": None, "problem": problem.detail})
         fragments["fragments"] += reassembler.counts["fragments"]
@@ -187,7 +165,9 @@ def _discover(
         "packets": sum(f["packets"] for f in files),
         "flows": len(flows),
         "hosts": len(hosts),
-        "dissected_packets": dissected,
+        "dissected_packets": stage.dissected,
+        "memo_packets": stage.from_memo,
+        "replayed_packets": stage.replayed,
         "repeated_packets": repeats.repeats if repeats is not None else 0,
         "ip_fragments": fragments["fragments"],
         "reassembled_datagrams": fragments["reassembled"],
@@ -196,20 +176,16 @@ def _discover(
     return Discovery(hosts, flows, stats, problems, kept, log.result())
 
 
-def _reassembled(
-    h: Any, rows: np.ndarray, reassembler: Reassembler, first_rows: dict[Any, int]
-) -> list[tuple[int, int, Packet]]:
-    """IPv4 and IPv6 fragments of the batch into the reassembler; (batch row, flow row, packet) for each
-    datagram completed whose transport ports have a dissector."""
-    out: list[tuple[int, int, Packet]] = []
+def _reassembled(h: Any, rows: np.ndarray, reassembler: Reassembler, first_rows: dict[Any, int]) -> list[Any]:
+    """IPv4 and IPv6 fragments of the batch into the reassembler; for each datagram completed whose
+    transport ports have a dissector, (batch row, flow row, the arguments of Dissection.packet after
+    the flow row)."""
+    out: list[Any] = []
     buf = h.raw.buf
     for i in np.flatnonzero(h.fragment).tolist():
         version, proto = int(h.ip_version[i]), int(h.proto[i])
-        if version == 4:
-            src, dst = _v4(int(h.src4[i])), _v4(int(h.dst4[i]))
-        else:
-            src, dst = ip_text(h, i, True), ip_text(h, i, False)
-        key = (version, src, dst, proto, int(h.ip_id[i]))
+        ids = _ids(h, i)
+        key = (version, ids[0], ids[1], proto, int(h.ip_id[i]))
         offset = int(h.frag_offset[i])
         if offset == 0:
             first_rows[key] = int(rows[i])
@@ -226,16 +202,75 @@ def _reassembled(
         transport = "tcp" if proto == 6 else "udp"
         if not for_packet(transport, sport, dport):
             continue
-        src_mac, dst_mac = h.macs(np.array([i]))
-        smac = mac_text(int(src_mac[0])) if src_mac[0] else None
-        dmac = mac_text(int(dst_mac[0])) if dst_mac[0] else None
         ethertype = 0x0800 if version == 4 else 0x86DD
-        packet = Packet(
-            int(h.number[i]), float(h.ts_ns[i]) / 1e9, src, dst, sport, dport, transport, whole[header:], smac, dmac,
-            ethertype,
-        )  # fmt: skip
-        out.append((i, row, packet))
+        number, time = int(h.number[i]), float(h.ts_ns[i]) / 1e9
+        out.append((i, row, (number, time, transport, sport, dport, ethertype, whole[header:], ids)))
     return out
+
+
+def _ids(h: Any, i: int) -> tuple[Any, Any, Any, Any]:
+    """(source, destination, source MAC, destination MAC) address ids of row ``i`` (see address_text)."""
+    src_mac, dst_mac = (int(m[0]) for m in h.macs(np.array([i])))
+    sm = -src_mac - 1 if src_mac else None
+    dm = -dst_mac - 1 if dst_mac else None
+    version = int(h.ip_version[i])
+    if version == 4:
+        return int(h.src4[i]), int(h.dst4[i]), sm, dm
+    if version == 6:
+        s6, d6 = h.src6[i].tolist(), h.dst6[i].tolist()
+        return (int(s6[0]), int(s6[1])), (int(d6[0]), int(d6[1])), sm, dm
+    return sm, dm, sm, dm
+
+
+def _feed(
+    stage: Dissection, name: str, h: Any, picked: np.ndarray, rows: np.ndarray, first: dict[int, Any], extra: list[Any]
+) -> None:
+    """The picked packets (and datagrams reassembled from fragments) to the dissection stage, in packet order.
+
+    Columns are gathered in bulk and converted to Python values once."""
+    packet = stage.packet
+    if len(picked):
+        src_mac, dst_mac = h.macs(picked)
+        number = h.raw.number[picked].tolist()
+        times = (h.raw.ts_ns[picked] / 1e9).tolist()
+        version = h.ip_version[picked].tolist()
+        proto = h.proto[picked].tolist()
+        sport, dport = h.sport[picked].tolist(), h.dport[picked].tolist()
+        ethertype = h.ethertype[picked].tolist()
+        linktype = h.linktype[picked].tolist()
+        src4, dst4 = h.src4[picked].tolist(), h.dst4[picked].tolist()
+        smacs = [-m - 1 if m else None for m in src_mac.tolist()]
+        dmacs = [-m - 1 if m else None for m in dst_mac.tolist()]
+        offsets, ends = h.payload_off[picked].tolist(), (h.payload_off[picked] + h.payload_len[picked]).tolist()
+        flow = rows[picked].tolist()
+        buf = h.raw.buf
+        names = TRANSPORT_NAMES
+    pending = sorted(extra, key=lambda e: e[0])
+    for k, i in enumerate(picked.tolist()):
+        while pending and pending[0][0] < i:
+            j, row, args = pending.pop(0)
+            _datagram(packet, name, row, args, first.get(j))
+        v = version[k]
+        sm, dm = smacs[k], dmacs[k]
+        if v == 4:
+            transport, ids = names.get(proto[k], "ip"), (src4[k], dst4[k], sm, dm)
+        elif v == 6:
+            s6, d6 = h.src6[i].tolist(), h.dst6[i].tolist()
+            transport, ids = names.get(proto[k], "ip"), ((s6[0], s6[1]), (d6[0], d6[1]), sm, dm)
+        else:
+            transport, ids = "eth" if linktype[k] in ETHERNET_LIKE else "raw", (sm, dm, sm, dm)
+        packet(
+            name, flow[k], number[k], times[k], transport, sport[k], dport[k], ethertype[k],
+            buf[offsets[k] : ends[k]], ids, first.get(i),
+        )  # fmt: skip
+    for j, row, args in pending:
+        _datagram(packet, name, row, args, first.get(j))
+
+
+def _datagram(packet: Callable[..., None], name: str, row: int, args: tuple[Any, ...], group: Any) -> None:
+    """A datagram reassembled from fragments to the dissection stage."""
+    number, time, transport, sport, dport, ethertype, payload, ids = args
+    packet(name, row, number, time, transport, sport, dport, ethertype, payload, ids, group)
 
 
 def _v4(value: int) -> str:

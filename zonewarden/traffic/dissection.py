@@ -1,0 +1,369 @@
+"""Dissection of the packets discovery hands on, each distinct conversation dissected once.
+
+Flows that say the same thing in the same order give the same findings about different
+hosts: a SCADA master polling many RTUs of one type with one request set, every BACnet
+controller of a floor answering the same Who-Is and property reads, EtherNet/IP I/O
+between many adapter pairs, a conversation seen on two taps. So each packet is dissected
+with its flow's addresses replaced by *tokens* (``"\\x00\\x1f" n "\\x1f\\x00"``, numbered in
+order of appearance within the flow): a dissector's state and findings are about "the
+first address of this flow", not about 10.1.2.3. Then:
+
+* **memo**: the findings of a packet are recorded in a trie, keyed by the node the flow's
+  earlier dissected packets reached and by everything the dissector sees of the packet
+  (tokens, ports, transport, EtherType and the payload, byte for byte). A flow whose
+  packets follow a path another flow recorded takes the findings from the memo, with its
+  own addresses, packet numbers and times put in. Its dissector state is not built: the
+  same tokens and bytes in the same order give the same state.
+* **leaving the memo**: when such a flow says something new, its earlier packets are
+  replayed through the dissectors (their findings dropped) to build its own state, and
+  from then on it is dissected and records its path for the flows after it.
+* **aggregation**: findings are counted per flow and *signature* (what the inventory and
+  the event log use: protocol, hosts, message, operation, function, identity and the
+  event key details). The first of each is added as an observation; the others only
+  count, as the repeats of :mod:`zonewarden.traffic.repeats` do.
+
+Exactness rests on two properties of the dissectors, which the tests check: they are
+deterministic in (state, packet), and they treat addresses as opaque labels (packet
+numbers and times only label observations). ``tests/test_dissection.py`` compares the
+hosts and events with those of dissecting every packet with its own addresses, on every
+shared capture and on a replay of them with shifted addresses.
+
+Packets outside any flow (non-IP frames) are dissected as they are, with one shared
+state per dissector, as before this stage. Memory is bounded: at most ``MAX_MEMO`` memo
+entries, ``MAX_HELD`` packets held for replays (all flows on the memo are then made to
+leave it) and ``MAX_AGGREGATES`` counters (then accounted and forgotten).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from zonewarden.traffic.decode import _mac_text, _v4_text
+from zonewarden.traffic.dissectors import TCP_PORTS, UDP_PORTS, for_packet
+from zonewarden.traffic.dissectors.base import Observation, Packet
+from zonewarden.traffic.events import KEY_DETAILS, Event, EventLog, repeat
+from zonewarden.traffic.inventory import InventoryBuilder
+
+MAX_MEMO = 200_000
+MAX_HELD = 400_000
+MAX_AGGREGATES = 200_000
+_MARK = "\x00\x1f"
+_REGISTERED = {"tcp": frozenset(TCP_PORTS), "udp": frozenset(UDP_PORTS)}
+# every port no dissector listens on is seen as this one: dissectors compare ports only with their own
+EPHEMERAL = next(p for p in range(65535, 0, -1) if p not in TCP_PORTS and p not in UDP_PORTS)
+
+
+def _token(n: int) -> str:
+    return f"{_MARK}{n}\x1f\x00"
+
+
+def address_text(aid: int | tuple[int, int]) -> str:
+    """An address id as text: IPv4 (int >= 0), MAC (-(mac + 1)) or IPv6 ((high, low) 64-bit halves)."""
+    if isinstance(aid, tuple):
+        return str(ipaddress.IPv6Address((aid[0] << 64) | aid[1]))
+    if aid >= 0:
+        return _v4_text(aid)
+    return _mac_text(-aid - 1)
+
+
+Plan = tuple[tuple[str, ...], bool]
+Template = tuple[int, Observation, Plan | None]  # signature id, observation with tokens, what to rewrite
+
+
+class _Flow:
+    """A flow's place in the memo, its address tokens, and the packets followed on the memo."""
+
+    __slots__ = ("genuine", "held", "ids", "node", "texts")
+
+    def __init__(self) -> None:
+        self.node = 0  # memo trie node reached; -1: off the memo (it was full)
+        self.genuine = False  # the dissector states hold this flow's own packets
+        self.ids: dict[Any, str] = {}  # address id -> token
+        self.texts: dict[str, str] = {}  # token -> address text
+        self.held: list[tuple[int, float, tuple[Any, ...]]] = []  # packets taken from the memo, for a replay
+
+
+class _Entry:
+    __slots__ = ("next", "templates")
+
+    def __init__(self, nxt: int, templates: list[Template]) -> None:
+        self.next = nxt
+        self.templates = templates
+
+
+class Aggregate:
+    """One signature's first observation in a flow, its event, and the packets that said it since."""
+
+    __slots__ = ("count", "event", "last_packet", "last_time", "obs")
+
+    def __init__(self, obs: Observation, event: Event | None, packet: int, time: float) -> None:
+        self.obs, self.event = obs, event
+        self.count, self.last_packet, self.last_time = 0, packet, time
+
+
+class Dissection:
+    """Dissects packets into ``builder`` and ``log``; see the module docstring.
+
+    ``protocol_of_flow`` is the flow table's app_protocol list (set from the first finding
+    of a flow); ``per_protocol`` counts observations per protocol."""
+
+    def __init__(
+        self,
+        builder: InventoryBuilder,
+        log: EventLog,
+        protocol_of_flow: list[str | None],
+        per_protocol: dict[str, int],
+        memo: bool = True,
+        keep: list[Observation] | None = None,
+    ) -> None:
+        self.builder, self.log = builder, log
+        self.protocol_of_flow = protocol_of_flow
+        self.per_protocol = per_protocol
+        self.use_memo = memo  # False: the reference (every packet dissected with its own addresses, every
+        # observation added on its own)
+        self.kept = keep  # every observation, when given (reference mode only)
+        self.states: dict[tuple[int, str], dict[str, Any]] = {}
+        self.flows: dict[int, _Flow] = {}
+        self.memo: dict[tuple[Any, ...], _Entry] = {}
+        self.nodes = 1
+        self.signatures: dict[Any, int] = {}
+        self.aggregates: dict[tuple[int, int], Aggregate] = {}
+        self.held = 0
+        self.dissected = 0  # packets run through the dissectors
+        self.from_memo = 0  # packets whose findings came from the memo
+        self.replayed = 0  # packets run again to build a flow's state when it left the memo
+
+    # -- one packet -------------------------------------------------------------------------
+    def packet(
+        self,
+        file: str,
+        row: int,
+        number: int,
+        time: float,
+        transport: str,
+        sport: int,
+        dport: int,
+        ethertype: int,
+        payload: bytes,
+        ids: tuple[Any, Any, Any, Any],
+        group: Any = None,
+    ) -> None:
+        """One packet; ``ids``: (source, destination, source MAC, destination MAC) address ids (see
+        :func:`address_text`; None when absent). ``group``: the repeat group it is the first of."""
+        sid, did, smid, dmid = ids
+        if row < 0 or not self.use_memo:
+            src, dst = address_text(sid) if sid is not None else "", address_text(did) if did is not None else ""
+            smac = address_text(smid) if smid is not None else None
+            dmac = address_text(dmid) if dmid is not None else None
+            pkt = Packet(number, time, src, dst, sport, dport, transport, payload, smac, dmac, ethertype)
+            found = self._run(row, pkt)
+            for obs in found:
+                obs.details.setdefault("file", file)
+            if not self.use_memo:
+                self._each(file, row, found)
+            else:
+                self._emit(file, row, None, [(self._signature(o), o, None) for o in found], number, time, group)
+            return
+        flow = self.flows.get(row)
+        if flow is None:
+            flow = self.flows[row] = _Flow()
+        tokens = flow.ids
+        stok = tokens.get(sid) or self._new_token(flow, sid) if sid is not None else ""
+        dtok = tokens.get(did) or self._new_token(flow, did) if did is not None else ""
+        smtok = tokens.get(smid) or self._new_token(flow, smid) if smid is not None else None
+        dmtok = tokens.get(dmid) or self._new_token(flow, dmid) if dmid is not None else None
+        registered = _REGISTERED.get(transport)
+        if registered is not None:
+            sport = sport if sport in registered else EPHEMERAL
+            dport = dport if dport in registered else EPHEMERAL
+        seen = (transport, sport, dport, ethertype, stok, dtok, smtok, dmtok, payload)
+        entry = self.memo.get((flow.node, seen)) if flow.node >= 0 else None
+        if entry is not None and not flow.genuine:
+            flow.node = entry.next
+            flow.held.append((number, time, seen))
+            self.held += 1
+            self.from_memo += 1
+            self._emit(file, row, flow, entry.templates, number, time, group)
+            if self.held > MAX_HELD:
+                self.leave_memo()
+            return
+        if not flow.genuine:
+            self._replay(row, flow)
+        pkt = Packet(number, time, stok, dtok, sport, dport, transport, payload, smtok, dmtok, ethertype)
+        found = self._run(row, pkt)
+        templates: list[Template] = [(self._signature(o), o, _plan(o)) for o in found]
+        if entry is not None:
+            flow.node = entry.next
+        elif flow.node >= 0 and len(self.memo) < MAX_MEMO:
+            self.memo[(flow.node, seen)] = _Entry(self.nodes, templates)
+            flow.node = self.nodes
+            self.nodes += 1
+        else:
+            flow.node = -1
+        self._emit(file, row, flow, templates, number, time, group)
+
+    def _new_token(self, flow: _Flow, aid: Any) -> str:
+        token = flow.ids[aid] = _token(len(flow.ids))
+        flow.texts[token] = address_text(aid)
+        return token
+
+    def _run(self, row: int, pkt: Packet) -> list[Observation]:
+        out: list[Observation] = []
+        states = self.states
+        for dissector in for_packet(pkt.transport, pkt.sport, pkt.dport, pkt.ethertype):
+            key = (row, dissector.name)
+            state = states.get(key)
+            if state is None:
+                state = states[key] = {}
+            out.extend(dissector.dissect(pkt, state))
+        self.dissected += 1
+        return out
+
+    def _replay(self, row: int, flow: _Flow) -> None:
+        """The flow leaves the memo: its packets so far through the dissectors, to build its state."""
+        for number, time, s in flow.held:
+            self._run(row, Packet(number, time, s[4], s[5], s[1], s[2], s[0], s[8], s[6], s[7], s[3]))
+            self.replayed += 1
+        self.dissected -= len(flow.held)
+        self.held -= len(flow.held)
+        flow.held = []
+        flow.genuine = True
+
+    def leave_memo(self) -> None:
+        """Every flow on the memo builds its state now (bounds the packets held)."""
+        for row, flow in self.flows.items():
+            if not flow.genuine:
+                self._replay(row, flow)
+
+    # -- findings ----------------------------------------------------------------------------
+    def _signature(self, obs: Observation) -> int:
+        """What the inventory and the event log take from an observation, as a small int."""
+        key: Any = (
+            obs.protocol,
+            obs.message,
+            obs.operation,
+            obs.function,
+            obs.client,
+            obs.server,
+            obs.identity_of,
+            tuple(obs.identity.items()),
+            tuple(map(obs.details.get, KEY_DETAILS)),
+        )
+        try:
+            found = self.signatures.get(key)
+        except TypeError:  # an identity value or key detail that is a list or a dict
+            key = repr(key)
+            found = self.signatures.get(key)
+        if found is None:
+            found = self.signatures[key] = len(self.signatures)
+        return found
+
+    def _emit(
+        self,
+        file: str,
+        row: int,
+        flow: _Flow | None,
+        templates: list[Template],
+        number: int,
+        time: float,
+        group: Any,
+    ) -> None:
+        aggregates = self.aggregates
+        for signature, template, plan in templates:
+            agg = aggregates.get((row, signature))
+            if agg is None:
+                obs = template if flow is None else _real(template, plan, flow.texts, number, time, file)
+                self.builder.add_observation(obs)
+                ev = self.log.add(file, obs)
+                self.per_protocol[obs.protocol] += 1
+                if row >= 0 and self.protocol_of_flow[row] is None and obs.message != "malformed":
+                    self.protocol_of_flow[row] = obs.protocol
+                agg = aggregates[(row, signature)] = Aggregate(obs, ev, number, time)
+            else:
+                agg.count += 1
+                agg.last_packet, agg.last_time = number, time
+            if group is not None:
+                group.templates.append(agg.obs)
+                if agg.event is not None:
+                    group.events.append(agg.event)
+        if len(aggregates) > MAX_AGGREGATES:
+            self.account()
+
+    def _each(self, file: str, row: int, found: list[Observation]) -> None:
+        """The reference: every observation added on its own."""
+        for obs in found:
+            self.builder.add_observation(obs)
+            self.log.add(file, obs)
+            self.per_protocol[obs.protocol] += 1
+            if row >= 0 and self.protocol_of_flow[row] is None and obs.message != "malformed":
+                self.protocol_of_flow[row] = obs.protocol
+            if self.kept is not None:
+                self.kept.append(obs)
+
+    def account(self) -> None:
+        """Add the counted findings to the inventory and the events, and forget them (at the end of a
+        file, since events are per file, and when too many are held)."""
+        for agg in self.aggregates.values():
+            if agg.count:
+                self.builder.add_observation(agg.obs, agg.count, repeat=True)
+                self.per_protocol[agg.obs.protocol] += agg.count
+                if agg.event is not None:
+                    repeat(agg.event, agg.count, agg.last_packet, agg.last_time)
+        self.aggregates = {}
+
+
+def _marked(value: Any) -> bool:
+    if isinstance(value, str):
+        return _MARK in value
+    if isinstance(value, dict):
+        return any(_marked(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_marked(v) for v in value)
+    return False
+
+
+def _plan(obs: Observation) -> tuple[tuple[str, ...], bool]:
+    """(detail keys holding a token, whether identity values do): what instantiating must rewrite."""
+    return tuple(k for k, v in obs.details.items() if _marked(v)), any(_marked(v) for v in obs.identity.values())
+
+
+def _sub(value: Any, texts: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        if _MARK in value:
+            exact = texts.get(value)
+            if exact is not None:
+                return exact
+            for token, text in texts.items():
+                value = value.replace(token, text)
+        return value
+    if isinstance(value, dict):
+        return {k: _sub(v, texts) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_sub(v, texts) for v in value)
+    return value
+
+
+def _real(
+    template: Observation, plan: Plan | None, texts: dict[str, str], number: int, time: float, file: str
+) -> Observation:
+    """The observation with the flow's addresses, packet number, time and file."""
+    marked_details, marked_identity = plan if plan is not None else (tuple(template.details), True)
+    details = dict(template.details)
+    for key in marked_details:
+        details[key] = _sub(details[key], texts)
+    details.setdefault("file", file)
+    identity = _sub(template.identity, texts) if marked_identity else dict(template.identity)
+    return Observation(
+        template.protocol,
+        number,
+        time,
+        _sub(template.client, texts),
+        _sub(template.server, texts),
+        template.message,
+        template.operation,
+        template.function,
+        identity,
+        _sub(template.identity_of, texts),
+        details,
+    )
