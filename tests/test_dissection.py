@@ -86,9 +86,8 @@ def test_replayed_rounds_take_their_findings_from_the_memo(tmp_path) -> None:
 
 @pytest.mark.skipif(not CAPTURES, reason="../shared/data/pcaps is not here")
 def test_tiny_bounds_stay_exact(tmp_path, monkeypatch) -> None:
-    """A memo that fills at once, flows made to leave it all the time, counters accounted often."""
+    """A memo that fills at once (flows then leave it and replay their path), counters accounted often."""
     monkeypatch.setattr(dissection, "MAX_MEMO", 300)
-    monkeypatch.setattr(dissection, "MAX_HELD", 50)
     monkeypatch.setattr(dissection, "MAX_AGGREGATES", 40)
     cap = tmp_path / "replay.pcap"
     chosen = [p for p in CAPTURES if p.stat().st_size < 400_000][::5]

@@ -229,48 +229,47 @@ def _feed(
 
     Columns are gathered in bulk and converted to Python values once."""
     packet = stage.packet
+    pending = sorted(extra, key=lambda e: e[0])
     if len(picked):
         src_mac, dst_mac = h.macs(picked)
-        number = h.raw.number[picked].tolist()
-        times = (h.raw.ts_ns[picked] / 1e9).tolist()
-        version = h.ip_version[picked].tolist()
-        proto = h.proto[picked].tolist()
-        sport, dport = h.sport[picked].tolist(), h.dport[picked].tolist()
-        ethertype = h.ethertype[picked].tolist()
-        linktype = h.linktype[picked].tolist()
-        src4, dst4 = h.src4[picked].tolist(), h.dst4[picked].tolist()
+        version = h.ip_version[picked]
         smacs = [-m - 1 if m else None for m in src_mac.tolist()]
         dmacs = [-m - 1 if m else None for m in dst_mac.tolist()]
-        offsets, ends = h.payload_off[picked].tolist(), (h.payload_off[picked] + h.payload_len[picked]).tolist()
-        flow = rows[picked].tolist()
+        sport, dport = h.sport[picked].tolist(), h.dport[picked].tolist()
+        ends = list(zip(h.src4[picked].tolist(), h.dst4[picked].tolist(), smacs, dmacs, sport, dport, strict=True))
+        transports = [TRANSPORT_NAMES.get(p, "ip") for p in h.proto[picked].tolist()]
+        for k in np.flatnonzero(version != 4).tolist():
+            i = int(picked[k])
+            if version[k] == 6:
+                s6, d6 = h.src6[i].tolist(), h.dst6[i].tolist()
+                ends[k] = ((s6[0], s6[1]), (d6[0], d6[1]), smacs[k], dmacs[k], sport[k], dport[k])
+            else:
+                ends[k] = (smacs[k], dmacs[k], smacs[k], dmacs[k], sport[k], dport[k])
+                transports[k] = "eth" if int(h.linktype[i]) in ETHERNET_LIKE else "raw"
+        offsets = h.payload_off[picked]
         buf = h.raw.buf
-        names = TRANSPORT_NAMES
-    pending = sorted(extra, key=lambda e: e[0])
-    for k, i in enumerate(picked.tolist()):
-        while pending and pending[0][0] < i:
-            j, row, args = pending.pop(0)
-            _datagram(packet, name, row, args, first.get(j))
-        v = version[k]
-        sm, dm = smacs[k], dmacs[k]
-        if v == 4:
-            transport, ids = names.get(proto[k], "ip"), (src4[k], dst4[k], sm, dm)
-        elif v == 6:
-            s6, d6 = h.src6[i].tolist(), h.dst6[i].tolist()
-            transport, ids = names.get(proto[k], "ip"), ((s6[0], s6[1]), (d6[0], d6[1]), sm, dm)
-        else:
-            transport, ids = "eth" if linktype[k] in ETHERNET_LIKE else "raw", (sm, dm, sm, dm)
-        packet(
-            name, flow[k], number[k], times[k], transport, sport[k], dport[k], ethertype[k],
-            buf[offsets[k] : ends[k]], ids, first.get(i),
+        payloads = [buf[o:e] for o, e in zip(offsets.tolist(), (offsets + h.payload_len[picked]).tolist(), strict=True)]
+        columns = zip(
+            picked.tolist(), rows[picked].tolist(), h.raw.number[picked].tolist(), (h.raw.ts_ns[picked] / 1e9).tolist(),
+            transports, h.ethertype[picked].tolist(), payloads, ends, strict=True,
         )  # fmt: skip
-    for j, row, args in pending:
-        _datagram(packet, name, row, args, first.get(j))
+        if not pending and not first:
+            for _, row, number, time, transport, ethertype, payload, end in columns:
+                packet(name, row, number, time, transport, ethertype, payload, end)
+        else:
+            for i, row, number, time, transport, ethertype, payload, end in columns:
+                while pending and pending[0][0] < i:
+                    j, r, args = pending.pop(0)
+                    _datagram(packet, name, r, args, first.get(j))
+                packet(name, row, number, time, transport, ethertype, payload, end, first.get(i))
+    for j, r, args in pending:
+        _datagram(packet, name, r, args, first.get(j))
 
 
 def _datagram(packet: Callable[..., None], name: str, row: int, args: tuple[Any, ...], group: Any) -> None:
     """A datagram reassembled from fragments to the dissection stage."""
     number, time, transport, sport, dport, ethertype, payload, ids = args
-    packet(name, row, number, time, transport, sport, dport, ethertype, payload, ids, group)
+    packet(name, row, number, time, transport, ethertype, payload, (*ids, sport, dport), group)
 
 
 def _v4(value: int) -> str:

@@ -30,8 +30,8 @@ shared capture and on a replay of them with shifted addresses.
 
 Packets outside any flow (non-IP frames) are dissected as they are, with one shared
 state per dissector, as before this stage. Memory is bounded: at most ``MAX_MEMO`` memo
-entries, ``MAX_HELD`` packets held for replays (all flows on the memo are then made to
-leave it) and ``MAX_AGGREGATES`` counters (then accounted and forgotten).
+entries (then flows record no more; a replay walks the memo path back to the root, so no
+packet is held) and ``MAX_AGGREGATES`` counters (then accounted and forgotten).
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from zonewarden.traffic.events import KEY_DETAILS, Event, EventLog, repeat
 from zonewarden.traffic.inventory import InventoryBuilder
 
 MAX_MEMO = 200_000
-MAX_HELD = 400_000
 MAX_AGGREGATES = 200_000
 _MARK = "\x00\x1f"
 _REGISTERED = {"tcp": frozenset(TCP_PORTS), "udp": frozenset(UDP_PORTS)}
@@ -74,14 +73,14 @@ Template = tuple[int, Observation, Plan | None]  # signature id, observation wit
 class _Flow:
     """A flow's place in the memo, its address tokens, and the packets followed on the memo."""
 
-    __slots__ = ("genuine", "held", "ids", "node", "texts")
+    __slots__ = ("canon", "genuine", "ids", "node", "texts")
 
     def __init__(self) -> None:
         self.node = 0  # memo trie node reached; -1: off the memo (it was full)
         self.genuine = False  # the dissector states hold this flow's own packets
         self.ids: dict[Any, str] = {}  # address id -> token
         self.texts: dict[str, str] = {}  # token -> address text
-        self.held: list[tuple[int, float, tuple[Any, ...]]] = []  # packets taken from the memo, for a replay
+        self.canon: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # ends -> tokens and canonical ports
 
 
 class _Entry:
@@ -129,7 +128,7 @@ class Dissection:
         self.nodes = 1
         self.signatures: dict[Any, int] = {}
         self.aggregates: dict[tuple[int, int], Aggregate] = {}
-        self.held = 0
+        self.path: list[tuple[Any, ...]] = []  # memo node n's key (the first item: its parent node) at n - 1
         self.dissected = 0  # packets run through the dissectors
         self.from_memo = 0  # packets whose findings came from the memo
         self.replayed = 0  # packets run again to build a flow's state when it left the memo
@@ -142,70 +141,105 @@ class Dissection:
         number: int,
         time: float,
         transport: str,
-        sport: int,
-        dport: int,
         ethertype: int,
         payload: bytes,
-        ids: tuple[Any, Any, Any, Any],
+        ends: tuple[Any, Any, Any, Any, int, int],
         group: Any = None,
     ) -> None:
-        """One packet; ``ids``: (source, destination, source MAC, destination MAC) address ids (see
-        :func:`address_text`; None when absent). ``group``: the repeat group it is the first of."""
-        sid, did, smid, dmid = ids
+        """One packet; ``ends``: (source, destination, source MAC, destination MAC) address ids (see
+        :func:`address_text`; None when absent), source port, destination port. ``group``: the repeat
+        group it is the first of."""
         if row < 0 or not self.use_memo:
-            src, dst = address_text(sid) if sid is not None else "", address_text(did) if did is not None else ""
-            smac = address_text(smid) if smid is not None else None
-            dmac = address_text(dmid) if dmid is not None else None
-            pkt = Packet(number, time, src, dst, sport, dport, transport, payload, smac, dmac, ethertype)
-            found = self._run(row, pkt)
-            for obs in found:
-                obs.details.setdefault("file", file)
-            if not self.use_memo:
-                self._each(file, row, found)
-            else:
-                self._emit(file, row, None, [(self._signature(o), o, None) for o in found], number, time, group)
+            self._as_is(file, row, number, time, transport, ethertype, payload, ends, group)
             return
         flow = self.flows.get(row)
         if flow is None:
             flow = self.flows[row] = _Flow()
-        tokens = flow.ids
-        stok = tokens.get(sid) or self._new_token(flow, sid) if sid is not None else ""
-        dtok = tokens.get(did) or self._new_token(flow, did) if did is not None else ""
-        smtok = tokens.get(smid) or self._new_token(flow, smid) if smid is not None else None
-        dmtok = tokens.get(dmid) or self._new_token(flow, dmid) if dmid is not None else None
-        registered = _REGISTERED.get(transport)
-        if registered is not None:
-            sport = sport if sport in registered else EPHEMERAL
-            dport = dport if dport in registered else EPHEMERAL
-        seen = (transport, sport, dport, ethertype, stok, dtok, smtok, dmtok, payload)
-        entry = self.memo.get((flow.node, seen)) if flow.node >= 0 else None
-        if entry is not None and not flow.genuine:
+        canon = flow.canon.get(ends)
+        if canon is None:
+            canon = self._canonical(flow, ends, transport)
+        key = (flow.node, transport, ethertype, canon, payload)
+        entry = self.memo.get(key) if flow.node >= 0 else None
+        if entry is not None and not flow.genuine:  # the findings come from the memo
             flow.node = entry.next
-            flow.held.append((number, time, seen))
-            self.held += 1
             self.from_memo += 1
-            self._emit(file, row, flow, entry.templates, number, time, group)
-            if self.held > MAX_HELD:
-                self.leave_memo()
+            aggregates = self.aggregates
+            for signature, template, plan in entry.templates:
+                agg = aggregates.get((row, signature))
+                if agg is None:
+                    agg = self._first(file, row, flow, signature, template, plan, number, time)
+                else:
+                    agg.count += 1
+                    agg.last_packet, agg.last_time = number, time
+                if group is not None:
+                    group.templates.append(agg.obs)
+                    if agg.event is not None:
+                        group.events.append(agg.event)
             return
         if not flow.genuine:
             self._replay(row, flow)
+        stok, dtok, smtok, dmtok, sport, dport = canon
         pkt = Packet(number, time, stok, dtok, sport, dport, transport, payload, smtok, dmtok, ethertype)
         found = self._run(row, pkt)
         templates: list[Template] = [(self._signature(o), o, _plan(o)) for o in found]
         if entry is not None:
             flow.node = entry.next
         elif flow.node >= 0 and len(self.memo) < MAX_MEMO:
-            self.memo[(flow.node, seen)] = _Entry(self.nodes, templates)
+            self.memo[key] = _Entry(self.nodes, templates)
+            self.path.append(key)
             flow.node = self.nodes
             self.nodes += 1
         else:
             flow.node = -1
         self._emit(file, row, flow, templates, number, time, group)
 
-    def _new_token(self, flow: _Flow, aid: Any) -> str:
-        token = flow.ids[aid] = _token(len(flow.ids))
-        flow.texts[token] = address_text(aid)
+    def _as_is(
+        self,
+        file: str,
+        row: int,
+        number: int,
+        time: float,
+        transport: str,
+        ethertype: int,
+        payload: bytes,
+        ends: tuple[Any, Any, Any, Any, int, int],
+        group: Any,
+    ) -> None:
+        """A packet dissected with its own addresses (the reference, and packets in no flow)."""
+        sid, did, smid, dmid, sport, dport = ends
+        src, dst = address_text(sid) if sid is not None else "", address_text(did) if did is not None else ""
+        smac = address_text(smid) if smid is not None else None
+        dmac = address_text(dmid) if dmid is not None else None
+        found = self._run(row, Packet(number, time, src, dst, sport, dport, transport, payload, smac, dmac, ethertype))
+        for obs in found:
+            obs.details.setdefault("file", file)
+        if not self.use_memo:
+            self._each(file, row, found)
+        else:
+            self._emit(file, row, None, [(self._signature(o), o, None) for o in found], number, time, group)
+
+    def _canonical(self, flow: _Flow, ends: tuple[Any, ...], transport: str) -> tuple[Any, ...]:
+        """The tokens of the packet's addresses, and its ports with those no dissector listens on as EPHEMERAL."""
+        sid, did, smid, dmid, sport, dport = ends
+        registered = _REGISTERED.get(transport)
+        if registered is not None:
+            sport = sport if sport in registered else EPHEMERAL
+            dport = dport if dport in registered else EPHEMERAL
+        canon = flow.canon[ends] = (
+            self._token(flow, sid) if sid is not None else "",
+            self._token(flow, did) if did is not None else "",
+            self._token(flow, smid) if smid is not None else None,
+            self._token(flow, dmid) if dmid is not None else None,
+            sport,
+            dport,
+        )
+        return canon
+
+    def _token(self, flow: _Flow, aid: Any) -> str:
+        token = flow.ids.get(aid)
+        if token is None:
+            token = flow.ids[aid] = _token(len(flow.ids))
+            flow.texts[token] = address_text(aid)
         return token
 
     def _run(self, row: int, pkt: Packet) -> list[Observation]:
@@ -221,20 +255,20 @@ class Dissection:
         return out
 
     def _replay(self, row: int, flow: _Flow) -> None:
-        """The flow leaves the memo: its packets so far through the dissectors, to build its state."""
-        for number, time, s in flow.held:
-            self._run(row, Packet(number, time, s[4], s[5], s[1], s[2], s[0], s[8], s[6], s[7], s[3]))
-            self.replayed += 1
-        self.dissected -= len(flow.held)
-        self.held -= len(flow.held)
-        flow.held = []
+        """The flow leaves the memo: the packets of its path so far through the dissectors (findings
+        dropped), to build its own state. Packet numbers and times do not matter to a state."""
+        keys = []
+        node = flow.node
+        while node > 0:
+            key = self.path[node - 1]
+            keys.append(key)
+            node = key[0]
+        for _, transport, ethertype, canon, payload in reversed(keys):
+            stok, dtok, smtok, dmtok, sport, dport = canon
+            self._run(row, Packet(0, 0.0, stok, dtok, sport, dport, transport, payload, smtok, dmtok, ethertype))
+        self.dissected -= len(keys)
+        self.replayed += len(keys)
         flow.genuine = True
-
-    def leave_memo(self) -> None:
-        """Every flow on the memo builds its state now (bounds the packets held)."""
-        for row, flow in self.flows.items():
-            if not flow.genuine:
-                self._replay(row, flow)
 
     # -- findings ----------------------------------------------------------------------------
     def _signature(self, obs: Observation) -> int:
@@ -273,13 +307,7 @@ class Dissection:
         for signature, template, plan in templates:
             agg = aggregates.get((row, signature))
             if agg is None:
-                obs = template if flow is None else _real(template, plan, flow.texts, number, time, file)
-                self.builder.add_observation(obs)
-                ev = self.log.add(file, obs)
-                self.per_protocol[obs.protocol] += 1
-                if row >= 0 and self.protocol_of_flow[row] is None and obs.message != "malformed":
-                    self.protocol_of_flow[row] = obs.protocol
-                agg = aggregates[(row, signature)] = Aggregate(obs, ev, number, time)
+                agg = self._first(file, row, flow, signature, template, plan, number, time)
             else:
                 agg.count += 1
                 agg.last_packet, agg.last_time = number, time
@@ -287,8 +315,29 @@ class Dissection:
                 group.templates.append(agg.obs)
                 if agg.event is not None:
                     group.events.append(agg.event)
-        if len(aggregates) > MAX_AGGREGATES:
+
+    def _first(
+        self,
+        file: str,
+        row: int,
+        flow: _Flow | None,
+        signature: int,
+        template: Observation,
+        plan: Plan | None,
+        number: int,
+        time: float,
+    ) -> Aggregate:
+        """The first finding of its signature in the flow: added to the inventory and the events."""
+        if len(self.aggregates) >= MAX_AGGREGATES:
             self.account()
+        obs = template if flow is None else _real(template, plan, flow.texts, number, time, file)
+        self.builder.add_observation(obs)
+        ev = self.log.add(file, obs)
+        self.per_protocol[obs.protocol] += 1
+        if row >= 0 and self.protocol_of_flow[row] is None and obs.message != "malformed":
+            self.protocol_of_flow[row] = obs.protocol
+        agg = self.aggregates[(row, signature)] = Aggregate(obs, ev, number, time)
+        return agg
 
     def _each(self, file: str, row: int, found: list[Observation]) -> None:
         """The reference: every observation added on its own."""
@@ -310,7 +359,7 @@ class Dissection:
                 self.per_protocol[agg.obs.protocol] += agg.count
                 if agg.event is not None:
                     repeat(agg.event, agg.count, agg.last_packet, agg.last_time)
-        self.aggregates = {}
+        self.aggregates.clear()  # in place: callers hold it
 
 
 def _marked(value: Any) -> bool:
