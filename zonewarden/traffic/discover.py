@@ -35,6 +35,15 @@ _UDP = np.array(sorted(UDP_PORTS), dtype=np.uint16)
 _ETH = np.array(sorted(ETHERTYPES), dtype=np.uint16)
 
 
+def _lookup(keys: np.ndarray) -> np.ndarray:
+    table = np.zeros(65536, dtype=bool)
+    table[keys] = True
+    return table
+
+
+_TCP_BOUND, _UDP_BOUND, _ETH_BOUND = _lookup(_TCP), _lookup(_UDP), _lookup(_ETH)
+
+
 @dataclass
 class Discovery:
     """Everything one discovery run found."""
@@ -103,13 +112,7 @@ def _discover(
                 h = decode(batch)
                 rows = table.update(h)
                 _bind_macs(h, macs)
-                is_tcp, is_udp = h.proto == 6, h.proto == 17
-                mask = (is_tcp & (np.isin(h.dport, _TCP) | np.isin(h.sport, _TCP))) | (
-                    is_udp & (np.isin(h.dport, _UDP) | np.isin(h.sport, _UDP))
-                )
-                mask |= (h.ip_version == 0) & np.isin(h.ethertype, _ETH)
-                mask &= (h.payload_len > 0) & ~h.fragment
-                picked = np.flatnonzero(mask)
+                picked = np.flatnonzero(_dissector_bound(h))
                 first: dict[int, Any] = {}
                 if repeats is not None:
                     picked, first = repeats.split(h, picked, rows)
@@ -174,6 +177,17 @@ def _discover(
         "observations": dict(sorted(per_protocol.items())),
     }
     return Discovery(hosts, flows, stats, problems, kept, log.result())
+
+
+def _dissector_bound(h: Any) -> np.ndarray:
+    """Packets with a payload, not IP fragments, on a dissector's TCP/UDP port (either side) or EtherType."""
+    is_tcp, is_udp = h.proto == 6, h.proto == 17
+    mask = (is_tcp & (_TCP_BOUND[h.dport] | _TCP_BOUND[h.sport])) | (
+        is_udp & (_UDP_BOUND[h.dport] | _UDP_BOUND[h.sport])
+    )
+    mask |= (h.ip_version == 0) & _ETH_BOUND[h.ethertype]
+    mask &= (h.payload_len > 0) & ~h.fragment
+    return mask
 
 
 def _reassembled(h: Any, rows: np.ndarray, reassembler: Reassembler, first_rows: dict[Any, int]) -> list[Any]:
