@@ -108,6 +108,95 @@ def build(target: int) -> Path:
     return path
 
 
+POLLED_PORTS = (502, 102, 44818, 20000, 2404)  # Modbus, S7/MMS, EtherNet/IP, DNP3, IEC 104
+
+
+def _whole(port: int, data: bytes) -> bool:
+    """The payload is exactly one PDU of the port's protocol (by its length field)."""
+    n = len(data)
+    if port == 502:
+        return n >= 8 and 6 + int.from_bytes(data[4:6], "big") == n
+    if port == 102:
+        return n >= 7 and data[0] == 3 and int.from_bytes(data[2:4], "big") == n
+    if port == 44818:
+        return n >= 24 and 24 + int.from_bytes(data[2:4], "little") == n
+    if port == 20000:
+        size = max(data[2] - 5, 0) if n > 2 else 0
+        return n >= 10 and data[:2] == b"\x05\x64" and 10 + size + 2 * ((size + 15) // 16) == n
+    return n >= 6 and data[0] == 0x68 and data[1] + 2 == n  # IEC 104
+
+
+def _exchanges() -> list[list[tuple[bool, bytes]]]:
+    """Request/response sequences of real polling conversations from the shared captures: per TCP
+    conversation on a polled port, its first 40 frames with a payload as (from the client, frame).
+    Conversations with a segment that is not one whole PDU (a capture that begins mid-stream, PDUs
+    split over segments) or from fuzzing captures are left out: a steady poll sends whole PDUs."""
+    convs: dict[tuple[str, bytes, bytes, int, int], list[tuple[bool, bytes]]] = {}
+    broken: set[tuple[str, bytes, bytes, int, int]] = set()
+    for path in sorted(p for p in SHARED.rglob("*") if p.suffix in (".pcap", ".pcapng") and "fuzz" not in p.name):
+        with open_capture(path) as cap:
+            for batch in cap.batches():
+                for i in range(len(batch)):
+                    f = batch.packet_bytes(i)
+                    if int(batch.linktype[i]) != 1 or len(f) < 54 or f[12:14] != b"\x08\x00" or f[14] != 0x45:
+                        continue
+                    if f[23] != 6 or len(f) <= 34 + (f[46] >> 4) * 4:
+                        continue
+                    sport, dport = struct.unpack(">HH", f[34:38])
+                    if dport in POLLED_PORTS:
+                        key, client = (str(path), f[26:30], f[30:34], sport, dport), True
+                    elif sport in POLLED_PORTS:
+                        key, client = (str(path), f[30:34], f[26:30], dport, sport), False
+                    else:
+                        continue
+                    conv = convs.setdefault(key, [])
+                    if len(conv) < 40:
+                        conv.append((client, f))
+                        if not _whole(key[4], f[34 + (f[46] >> 4) * 4 :]):
+                            broken.add(key)
+    return [
+        c
+        for key, c in convs.items()
+        if key not in broken and len(c) >= 4 and any(d for d, _ in c) and not all(d for d, _ in c)
+    ]
+
+
+def build_polling(target: int) -> Path:
+    """A steady plant: 400 HMI/SCADA-to-controller connections, each repeating a real polling
+    conversation of the shared captures (Modbus, S7, EtherNet/IP, DNP3, IEC 104) in turn, all
+    interleaved 1 ms apart, until ``target`` packets. Built once, then reused."""
+    path = CACHE / f"polling-{target}.pcap"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    convs = _exchanges()
+    tmp = path.with_suffix(".part")
+    written, step = 0, 0
+    with open(tmp, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        while written < target:
+            for p in range(400):
+                conv = convs[p % len(convs)]
+                client, frame = conv[step % len(conv)]
+                b = bytearray(frame)
+                hmi, plc = bytes([10, 1 + p // 200, p % 200, 10]), bytes([10, 1 + p // 200, p % 200, 20])
+                b[26:30], b[30:34] = (hmi, plc) if client else (plc, hmi)
+                port = (40000 + p).to_bytes(2, "big")
+                if client:
+                    b[34:36] = port
+                else:
+                    b[36:38] = port
+                t = 1_700_000_000_000_000 + written  # microseconds
+                out.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(b), len(b)))
+                out.write(b)
+                written += 1
+                if written >= target:
+                    break
+            step += 1
+    tmp.rename(path)
+    return path
+
+
 def ours(path: Path, flows: bool) -> int:
     table = FlowTable()
     n = 0
@@ -195,9 +284,14 @@ def main() -> None:
     ap.add_argument("--dpkt-packets", type=int, default=0, help="limit dpkt to this many packets (0: all)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of ours; the best is shown")
     ap.add_argument("--skip-slow", action="store_true", help="skip tshark and nfstream (minutes on 2M packets)")
+    ap.add_argument(
+        "--polling",
+        action="store_true",
+        help="a steady polling plant (400 connections repeating real conversations) instead of the replay",
+    )
     args = ap.parse_args()
     t = time.perf_counter()
-    path = build(args.packets)
+    path = build_polling(args.packets) if args.polling else build(args.packets)
     size = path.stat().st_size
     print(f"capture: {path} ({size / 1e6:.0f} MB, built/cached in {time.perf_counter() - t:.1f} s)")
     rows: list[tuple[str, int, float | None, str]] = []
