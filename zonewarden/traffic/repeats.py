@@ -26,10 +26,20 @@ written from the protocol's framing:
   (EtherNet/IP CIP), the field the dissector matches them by: a reply's key includes its
   request's key, and the two are skipped or dissected together.
 
-Exactness: keys compare flow, direction, file, protocol and the hashed length exactly,
-and the payload by two independent 64-bit multiplicative hashes (a false match needs
-both to collide). ``tests/test_repeats.py`` checks, on every shared capture, that the
-hosts and events found with repeats skipped equal those found dissecting every packet.
+Hashing (:func:`payload_hash`): the hashed bytes (at most ``_CAP``) are read 8 at a time, as
+little-endian words gathered at any byte offset; the bytes in holes and past the tail are
+zeroed, and each word's two 32-bit halves are multiplied by random odd 64-bit weights of
+their position in the payload and summed mod 2**64, twice, with independent weights (a
+multilinear hash: two different inputs collide with probability about 2**-32 in each).
+A word with blanked bytes also adds its blanked-byte pattern (a bit per byte) times a
+weight of its own, so a blanked byte never reads as a zero byte.
+
+Exactness: keys compare the flow exactly (and live no longer than their file); the
+direction, the protocol, the hashed length and the payload (its kept bytes and which of
+them are blanked) are mixed into the two hashes (a false match needs both to collide).
+``tests/test_repeats.py`` checks, on every shared capture, that the hosts and events
+found with repeats skipped equal those found dissecting every packet;
+``tests/test_repeat_keys.py`` checks the keys against the bytes they stand for.
 """
 
 from __future__ import annotations
@@ -42,15 +52,23 @@ import numpy as np
 
 MAX_GROUPS = 100_000  # repeat keys held at once (memory bound); see RepeatFilter.flush
 _CAP = 1024  # payload bytes hashed at most; longer payloads are dissected unless their tail is don't-care
+_WORDS = _CAP // 8  # 8-byte words hashed at most
 
 
-def _weights(seed: int, n: int) -> np.ndarray:
+def _weights(seed: int, shape: tuple[int, ...]) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return rng.integers(1, 2**63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    return rng.integers(1, 2**63, size=shape, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
-_W1 = _weights(0x5EED1, _CAP)
-_W2 = _weights(0x5EED2, _CAP)
+# random odd weights per word position, as (low half, high half) pairs that one gather reads (16-byte
+# items), for hash 1 and hash 2; and per word position, the weights of its blanked-byte pattern
+_PAIRS1 = _weights(0x5EED1, (_WORDS, 2)).view("V16").ravel()
+_PAIRS2 = _weights(0x5EED2, (_WORDS, 2)).view("V16").ravel()
+_BLANKS1, _BLANKS2 = _weights(0x5EED3, (2, _WORDS))
+_LOW = np.array([(1 << (8 * r)) - 1 for r in range(9)], dtype=np.uint64)  # _LOW[r]: a word's first r bytes
+_ALL = np.uint64(2**64 - 1)
+_BYTE_LSB = np.uint64(0x0101010101010101)
+_GATHER_BITS = np.uint64(0x0102040810204080)  # (x & _BYTE_LSB) * this: bit 8i of x moves to bit 56 + i
 
 
 class Fields:
@@ -63,10 +81,12 @@ class Fields:
         self.to_server = to_server  # bool: the packet goes to the protocol's well-known port
 
     def u8(self, pos: Any) -> np.ndarray:
-        pos = np.broadcast_to(np.asarray(pos, dtype=np.int64), self.length.shape)
         ok = pos < self.length
-        idx = self.off + np.where(ok, pos, 0)
-        return np.where(ok, self.data[np.minimum(idx, len(self.data) - 1)].astype(np.int64), 0)
+        idx = self.off + pos  # past the payload: any byte in the buffer, zeroed below
+        np.minimum(idx, len(self.data) - 1, out=idx)
+        value = self.data[idx]
+        value *= ok
+        return value.astype(np.int64)
 
     def be16(self, pos: Any) -> np.ndarray:
         return (self.u8(pos) << 8) | self.u8(np.asarray(pos) + 1)
@@ -430,19 +450,26 @@ class RepeatFilter:
         found: list[Group | None] = []
         skip = np.zeros(len(picked), dtype=bool)
         skip[c] = True
-        for u, fp in enumerate(first_pos.tolist()):
-            i = int(c[fp])
-            key = (int(flow[i]), int(key1[i]), int(key2[i]))
+        heads = c[first_pos]  # each key's first packet in the batch
+        created: list[int] = []
+        full: list[int] = []
+        rows_of = picked[heads].tolist()
+        for u, key in enumerate(zip(flow[heads].tolist(), key1[heads].tolist(), key2[heads].tolist(), strict=True)):
             grp = groups.get(key)
             if grp is None:
                 if len(groups) >= self.max_groups:
-                    skip[c[inverse == u]] = False  # full: dissect them all, cache nothing new
+                    full.append(u)  # full: dissect them all, cache nothing new
                     found.append(None)
                     continue
                 grp = groups[key] = Group(batch=self.batch)
-                first[int(picked[i])] = grp
-                skip[i] = False
+                first[rows_of[u]] = grp
+                created.append(u)
             found.append(grp)
+        skip[heads[created]] = False
+        if full:
+            not_cached = np.zeros(len(first_pos), dtype=bool)
+            not_cached[full] = True
+            skip[c[not_cached[inverse]]] = False
         # the pairing constraints: a dissected reply needs its request dissected; a skipped request
         # needs its reply in the batch and skipped
         if paired.any():
@@ -453,19 +480,20 @@ class RepeatFilter:
         repeated = np.flatnonzero(skip[c])
         if len(repeated):
             which = inverse[repeated]
-            uniq, counts = np.unique(which, return_counts=True)
+            counts = np.bincount(which, minlength=len(first_pos))
+            uniq = np.flatnonzero(counts)
             last = np.zeros(len(first_pos), dtype=np.int64)
             np.maximum.at(last, which, c[repeated])
-            number, ts = h.raw.number, h.raw.ts_ns
-            for u, n in zip(uniq.tolist(), counts.tolist(), strict=True):
+            at = picked[last[uniq]]
+            numbers, times = h.raw.number[at].tolist(), h.raw.ts_ns[at].tolist()
+            for u, n, number, ts in zip(uniq.tolist(), counts[uniq].tolist(), numbers, times, strict=True):
                 grp = found[u]
                 if grp is None:
                     continue
-                at = int(picked[last[u]])
                 grp.count += n
                 grp.batch = self.batch
-                if int(number[at]) >= grp.last_packet:
-                    grp.last_packet, grp.last_time = int(number[at]), int(ts[at]) / 1e9
+                if number >= grp.last_packet:
+                    grp.last_packet, grp.last_time = number, ts / 1e9
                 self.repeats += n
         return picked[np.flatnonzero(~skip)], first
 
@@ -521,24 +549,26 @@ def keys(
     pair = np.full(n, -1, dtype=np.int64)
     partial = np.zeros(n, dtype=bool)
     tail = length.copy()
-    hole_lo = [np.zeros(n, dtype=np.int64)]
-    hole_hi = [np.zeros(n, dtype=np.int64)]
-    for s in np.unique(spec_index).tolist():
-        sel = np.flatnonzero(spec_index == s)
+    hole_at: list[np.ndarray] = []  # the holes that blank something: packet, [lo, hi)
+    hole_lo: list[np.ndarray] = []
+    hole_hi: list[np.ndarray] = []
+    order = np.argsort(spec_index, kind="stable")  # the packets of each spec, in packet order
+    for sel in np.split(order, np.flatnonzero(np.diff(spec_index[order])) + 1) if n else []:
         f = Fields(data, off[sel], length[sel], to_server[sel])
-        cut = specs[s](f)
+        cut = specs[int(spec_index[sel[0]])](f)
         cacheable[sel] = cut.cacheable
         tail[sel] = cut.tail
         if cut.pair is not None:
             pair[sel] = cut.pair
         if cut.partial is not None:
             partial[sel] = cut.partial
-        for k, (lo, hi) in enumerate(cut.holes):
-            while len(hole_lo) <= k:
-                hole_lo.append(np.zeros(n, dtype=np.int64))
-                hole_hi.append(np.zeros(n, dtype=np.int64))
-            hole_lo[k][sel] = lo
-            hole_hi[k][sel] = hi
+        for lo, hi in cut.holes:
+            lo_, hi_ = np.broadcast_to(lo, sel.shape), np.broadcast_to(hi, sel.shape)
+            some = np.flatnonzero(hi_ > lo_)
+            if len(some):
+                hole_at.append(sel[some])
+                hole_lo.append(lo_[some].astype(np.int64))
+                hole_hi.append(hi_[some].astype(np.int64))
     cacheable &= (tail <= _CAP) & (tail >= 0)
     forward = _forward(h, picked)
     key1 = np.zeros(n, dtype=np.uint64)
@@ -546,36 +576,90 @@ def keys(
     idx = np.flatnonzero(cacheable)
     if len(idx):
         e = tail[idx]
-        total = int(e.sum())
-        starts = np.zeros(len(idx), dtype=np.int64)
-        np.cumsum(e[:-1], out=starts[1:])
-        rel = np.arange(total, dtype=np.int64) - np.repeat(starts, e)
-        pos = np.repeat(off[idx], e) + rel
-        b = data[pos].astype(np.uint64) + np.uint64(1)  # +1: a blanked byte differs from a zero byte
-        # the holes as +1/-1 marks at their flat start and end, summed: one pass over the bytes
-        opens, closes = [], []
-        for lo, hi in zip(hole_lo, hole_hi, strict=True):
-            a, z = np.clip(lo[idx], 0, e), np.clip(hi[idx], 0, e)
-            some = np.flatnonzero(z > a)
-            if len(some):
-                opens.append(starts[some] + a[some])
-                closes.append(starts[some] + z[some])
-        if opens:
-            marks = np.bincount(np.concatenate(opens), minlength=total + 1)
-            marks -= np.bincount(np.concatenate(closes), minlength=total + 1)
-            b[np.cumsum(marks[:total]) > 0] = 0
-        nonempty = e > 0
-        h1 = np.zeros(len(idx), dtype=np.uint64)
-        h2 = np.zeros(len(idx), dtype=np.uint64)
-        if total:
-            seg = starts[nonempty]
-            h1[nonempty] = np.add.reduceat(b * _W1[rel], seg)
-            h2[nonempty] = np.add.reduceat(b * _W2[rel], seg)
+        at, lo, hi = (np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (hole_at, hole_lo, hole_hi))
+        where = np.full(n, -1, dtype=np.int64)
+        where[idx] = np.arange(len(idx))
+        at = where[at]
+        kept = np.flatnonzero(at >= 0)
+        h1, h2 = payload_hash(data, off[idx], e, at[kept], lo[kept], hi[kept])
         key1[idx] = h1 ^ (e.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
         key2[idx] = h2 ^ (
             (forward[idx].astype(np.uint64) << np.uint64(63)) | (spec_index[idx].astype(np.uint64) << np.uint64(48))
         )
     return cacheable, key1, key2, pair, partial, forward
+
+
+def payload_hash(
+    data: np.ndarray, off: np.ndarray, length: np.ndarray, hole_at: np.ndarray, hole_lo: np.ndarray, hole_hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent 64-bit hashes of each payload ``data[off : off + length]`` (``length`` <= ``_CAP``)
+    with its holes blanked: the bytes [``hole_lo``, ``hole_hi``) of payload ``hole_at`` (any number of
+    holes per payload, overlapping or not).
+
+    A payload is read as little-endian 8-byte words (one unaligned gather per word), the bytes past its
+    end and those in holes zeroed; each word's two 32-bit halves are multiplied by random odd 64-bit
+    weights of their position and summed (mod 2**64). A word with blanked bytes also adds its blanked-byte
+    pattern (one bit per byte) times a weight of its own, so a blanked byte never reads as a zero byte.
+    The length is not hashed (``keys`` mixes it in)."""
+    m = len(off)
+    h1 = np.zeros(m, dtype=np.uint64)
+    h2 = np.zeros(m, dtype=np.uint64)
+    words_per = (length + 7) >> 3
+    start = np.zeros(m, dtype=np.int64)  # each payload's first word in the flat word arrays
+    np.cumsum(words_per[:-1], out=start[1:])
+    some = np.flatnonzero(words_per)
+    if not len(some):
+        return h1, h2
+    count, first = words_per[some], start[some]
+    rel = _runs(np.zeros(len(some), dtype=np.int64), count)  # a word's index within its payload
+    over = int((off[some] + 8 * count).max()) - len(data)
+    if over > 0:  # batch buffers end in capture.PAD zero bytes: the last word of the last packet is readable
+        data = np.concatenate([data, np.zeros(over, dtype=np.uint8)])
+    view = np.ndarray((len(data) - 7,), dtype=np.dtype("<u8"), buffer=data, strides=(1,))
+    words = view[_runs(off[some], count, 8)].astype(np.uint64, copy=False)
+    words[first + count - 1] &= _LOW[length[some] - 8 * (count - 1)]  # the bytes past the end
+    end = length[hole_at]
+    lo, hi = np.clip(hole_lo, 0, end), np.clip(hole_hi, 0, end)
+    k = np.flatnonzero(hi > lo)
+    blank = None
+    if len(k):
+        blank = np.zeros(len(words), dtype=np.uint64)  # per word: 0xFF per blanked byte
+        lo, hi, base = lo[k], hi[k] - 1, start[hole_at[k]]  # the first and last byte blanked
+        w_lo, w_hi = base + (lo >> 3), base + (hi >> 3)
+        head, tail = ~_LOW[lo & 7], _LOW[(hi & 7) + 1]
+        single = w_lo == w_hi
+        np.bitwise_or.at(blank, w_lo, np.where(single, head & tail, head))
+        multi = np.flatnonzero(~single)
+        np.bitwise_or.at(blank, w_hi[multi], tail[multi])
+        inner = w_hi - w_lo - 1
+        wide = np.flatnonzero(inner > 0)
+        if len(wide):
+            blank[_runs(w_lo[wide] + 1, inner[wide])] = _ALL
+        words &= ~blank
+    halves = words.view(np.uint32)  # (low, high) per word, as the weight pairs are laid out
+    p1 = _PAIRS1[rel].view(np.uint64)
+    np.multiply(p1, halves, out=p1)
+    p2 = _PAIRS2[rel].view(np.uint64)
+    np.multiply(p2, halves, out=p2)
+    if blank is not None:
+        blank &= _BYTE_LSB
+        blank *= _GATHER_BITS
+        blank >>= np.uint64(56)  # bit i: byte i is blanked
+        p1[::2] += _BLANKS1[rel] * blank
+        p2[::2] += _BLANKS2[rel] * blank
+    first *= 2
+    h1[some] = np.add.reduceat(p1, first)
+    h2[some] = np.add.reduceat(p2, first)
+    return h1, h2
+
+
+def _runs(first: np.ndarray, count: np.ndarray, step: int = 1) -> np.ndarray:
+    """first[i], first[i] + step, ... (count[i] values, count[i] > 0) for each i, concatenated."""
+    out = np.full(int(count.sum()), step, dtype=np.int64)
+    ends = np.cumsum(count)
+    out[0] = first[0]
+    out[ends[:-1]] = first[1:] - first[:-1] - step * (count[:-1] - 1)  # jump to the next run's first value
+    return np.cumsum(out, out=out)
 
 
 def _match_requests(flow: np.ndarray, pair: np.ndarray, paired: np.ndarray, to_server: np.ndarray) -> np.ndarray:
