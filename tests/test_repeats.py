@@ -108,7 +108,12 @@ from hypothesis import strategies as st  # noqa: E402
 
 _SEEDS = {
     502: bytes.fromhex("000100000006010300000002"),
-    102: bytes.fromhex("0300001f02f080320100000001000e00000401120a10020001000084000000"),
+    102: (
+        bytes.fromhex("0300001f02f080320100000001000e00000401120a10020001000084000000"),
+        # S7 userdata: an SZL read, and an answer with more data units to follow (kept by the dissector)
+        bytes.fromhex("0300002102f080320700000100000800080001120411440100ff09000400110000"),
+        bytes.fromhex("0300002902f080320700000100000c000c000112081284010100010000ff0900080011000000140001"),
+    ),
     44818: bytes.fromhex("6f00160001020304000000000102030405060708000000000000000000020000000000b2000600"),
     20000: bytes.fromhex("056405c401000200"),
     47808: bytes.fromhex("810a001101040005010c0c00000001194d"),
@@ -133,9 +138,10 @@ def _tcp_frame(src: int, dst: int, sport: int, dport: int, payload: bytes, udp: 
 @st.composite
 def _traffic(draw):
     pool = {}
-    for port, seed in _SEEDS.items():
+    for port, seeds in _SEEDS.items():
         variants = []
         for _ in range(draw(st.integers(1, 3))):
+            seed = draw(st.sampled_from(seeds)) if isinstance(seeds, tuple) else seeds
             body = bytearray(seed + draw(st.binary(max_size=24)))
             for _ in range(draw(st.integers(0, 3))):
                 body[draw(st.integers(0, len(body) - 1))] = draw(st.integers(0, 255))

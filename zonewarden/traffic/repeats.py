@@ -166,7 +166,13 @@ def _tpkt(f: Fields) -> Cut:
     holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
     s7 = (f.u8(5) == 0xF0) & (f.u8(7) == 0x32)
     rosctr = f.u8(8)
-    ok &= ~(s7 & (rosctr == 7))  # userdata: SZL reads and answers (identity), always dissected
+    # userdata (SZL reads and answers, cyclic data, diagnostics): every byte counts but the sequence
+    # number and the data unit reference; an answer with more data units to follow is kept by the
+    # dissector until the last one, so it is a partial PDU (nothing more of that direction is skipped)
+    userdata = s7 & (rosctr == 7)
+    long_param = userdata & (f.u8(20) >= 8)
+    more = long_param & (f.u8(26) != 0)
+    holes.append((np.where(userdata, 24, 0), np.where(long_param, 26, np.where(userdata, 25, 0))))
     param = np.where(rosctr == 3, 19, 17)
     function = f.u8(param)
     # program transfer, PI services (start, ...) and stop are always dissected
@@ -175,7 +181,9 @@ def _tpkt(f: Fields) -> Cut:
     values = s7 & (((rosctr == 3) & (function == 0x04)) | ((rosctr == 1) & (function == 0x05)))
     tail = np.where(values, np.minimum(data, n), tail)  # values read or written
     holes.append((np.where(s7, 11, 0), np.where(s7, 13, 0)))  # PDU reference
-    return Cut(ok, tail, holes, partial=~whole)
+    # a COTP data unit without its end-of-TSDU mark: the dissector keeps it for the next one
+    more |= (f.u8(5) == 0xF0) & ((f.u8(6) & 0x80) == 0)
+    return Cut(ok & ~more, tail, holes, partial=~whole | more)
 
 
 def _enip(f: Fields) -> Cut:
@@ -446,6 +454,12 @@ class RepeatFilter:
             return picked, first
         g = key1[c] ^ (key2[c] * _MIX_K2) ^ (flow[c].astype(np.uint64) * _MIX_ROW)
         _, first_pos, inverse = np.unique(g, return_index=True, return_inverse=True)
+        # keys in the order of their first packet (not of their hash): when the filter fills up, the
+        # keys seen first are the ones cached, whatever the hash function
+        order = np.argsort(first_pos, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        first_pos, inverse = first_pos[order], rank[inverse]
         groups = self.groups
         found: list[Group | None] = []
         skip = np.zeros(len(picked), dtype=bool)
