@@ -88,6 +88,7 @@ def test_replayed_rounds_take_their_findings_from_the_memo(tmp_path) -> None:
 def test_tiny_bounds_stay_exact(tmp_path, monkeypatch) -> None:
     """A memo that fills at once (flows then leave it and replay their path), counters accounted often."""
     monkeypatch.setattr(dissection, "MAX_MEMO", 300)
+    monkeypatch.setattr(dissection, "MAX_MEMO_BYTES", 20_000)
     monkeypatch.setattr(dissection, "MAX_AGGREGATES", 40)
     cap = tmp_path / "replay.pcap"
     chosen = [p for p in CAPTURES if p.stat().st_size < 400_000][::5]

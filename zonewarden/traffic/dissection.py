@@ -30,8 +30,9 @@ shared capture and on a replay of them with shifted addresses.
 
 Packets outside any flow (non-IP frames) are dissected as they are, with one shared
 state per dissector, as before this stage. Memory is bounded: at most ``MAX_MEMO`` memo
-entries (then flows record no more; a replay walks the memo path back to the root, so no
-packet is held) and ``MAX_AGGREGATES`` counters (then accounted and forgotten).
+entries holding at most ``MAX_MEMO_BYTES`` of payload (then flows record no more; a
+replay walks the memo path back to the root, so no packet is held) and
+``MAX_AGGREGATES`` counters (then accounted and forgotten).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ from zonewarden.traffic.dissectors.base import Observation, Packet
 from zonewarden.traffic.events import KEY_DETAILS, Event, EventLog, repeat
 from zonewarden.traffic.inventory import InventoryBuilder
 
-MAX_MEMO = 200_000
+MAX_MEMO = 100_000  # memo entries
+MAX_MEMO_BYTES = 32 << 20  # payload bytes the memo keys hold
 MAX_AGGREGATES = 200_000
 _MARK = "\x00\x1f"
 _REGISTERED = {"tcp": frozenset(TCP_PORTS), "udp": frozenset(UDP_PORTS)}
@@ -128,6 +130,7 @@ class Dissection:
         self.nodes = 1
         self.signatures: dict[Any, int] = {}
         self.aggregates: dict[tuple[int, int], Aggregate] = {}
+        self.memo_bytes = 0
         self.path: list[tuple[Any, ...]] = []  # memo node n's key (the first item: its parent node) at n - 1
         self.dissected = 0  # packets run through the dissectors
         self.from_memo = 0  # packets whose findings came from the memo
@@ -184,7 +187,8 @@ class Dissection:
         templates: list[Template] = [(self._signature(o), o, _plan(o)) for o in found]
         if entry is not None:
             flow.node = entry.next
-        elif flow.node >= 0 and len(self.memo) < MAX_MEMO:
+        elif flow.node >= 0 and len(self.memo) < MAX_MEMO and self.memo_bytes + len(payload) <= MAX_MEMO_BYTES:
+            self.memo_bytes += len(payload)
             self.memo[key] = _Entry(self.nodes, templates)
             self.path.append(key)
             flow.node = self.nodes
