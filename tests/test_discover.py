@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -203,3 +204,26 @@ def test_s7_and_modbus_identity_agree_with_tshark(discovered):
             assert set(values.split(",")) <= found
             checked += 1
     assert checked >= 3
+
+
+def test_a_broken_workspace_is_reported_before_the_captures_are_read(tmp_path, monkeypatch):
+    """Minutes of capture reading must not come before a typo in plant.yaml is reported."""
+    from typer.testing import CliRunner
+
+    import zonewarden.traffic.discover as discover_module
+    from zonewarden.cli import app
+
+    def never(*args, **kwargs):
+        raise AssertionError("captures read before the workspace was checked")
+
+    monkeypatch.setattr(discover_module, "discover", never)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "plant.yaml").write_text("zones: [\n")
+    capture = tmp_path / "c.pcap"
+    capture.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    result = CliRunner().invoke(app, ["discover", str(capture), "--workspace", str(ws)])
+    assert result.exit_code == 1, result.output
+    assert "plant.yaml:2" in result.output
+    result = CliRunner().invoke(app, ["discover", str(capture), "--workspace", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "does not exist" in result.output

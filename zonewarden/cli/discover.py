@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from zonewarden.cli.output import capture_progress, console, err_console, fail
+from zonewarden.cli.workspace import open_workspace
 
 
 def discover_cmd(
@@ -43,12 +44,14 @@ def discover_cmd(
     missing = [str(c) for c in captures if not c.is_file()]
     if missing:
         fail(f"no such capture file: {', '.join(missing)}", 2)
+    # the workspace is read first: a mistake in it is reported before minutes of capture reading
+    ws = open_workspace(workspace, "hosts are compared with what loaded") if workspace is not None else None
     with capture_progress(captures, "reading captures", quiet=fmt != "table" or not console.is_terminal) as progress:
         result = discover(captures, progress)
     comparison: dict[str, Any] | None = None
     zone_of: dict[str, str] = {}
-    if workspace is not None:
-        comparison, zone_of = _compare(workspace, result.hosts, update, captures)
+    if workspace is not None and ws is not None:
+        comparison, zone_of = _compare(ws, workspace, result.hosts, update, captures)
     graph = build_map(result.hosts, result.flows, zone_of)
     if map_svg:
         map_svg.write_text(render_map(graph), encoding="utf-8")
@@ -139,13 +142,11 @@ def _public(host: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in host.items() if k != "key"}
 
 
-def _compare(workspace: Path, hosts: list[dict[str, Any]], update: bool, captures: list[Path]):
+def _compare(ws: Any, workspace: Path, hosts: list[dict[str, Any]], update: bool, captures: list[Path]):
     from zonewarden.model.resolve import Resolver
     from zonewarden.traffic.compare import compare, host_zones
     from zonewarden.workspace.asset_update import append_discovered
-    from zonewarden.workspace.load import load_workspace
 
-    ws = load_workspace(workspace)
     resolver = Resolver(ws.plant)  # built once: it indexes every asset and subnet
     comparison = compare(ws.plant, hosts, resolver)
     zone_of = host_zones(resolver, hosts)
