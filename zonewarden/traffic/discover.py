@@ -116,7 +116,7 @@ def _discover(
                 first: dict[int, Any] = {}
                 if repeats is not None:
                     picked, first = repeats.split(h, picked, rows)
-                    if len(repeats.groups) >= repeats.max_groups:
+                    if repeats.held >= repeats.max_groups:
                         account(name, keep_recent=True)
                 extra = _reassembled(h, rows, reassembler, first_rows) if h.fragment.any() else []
                 _feed(stage, name, h, picked, rows, first, extra)

@@ -8,6 +8,10 @@ the payload with the bytes that carry no meaning for the dissectors' findings bl
 (transaction ids, sequence counters, timestamps, process values). The first packet of
 each key is dissected as usual; later packets with the same key only count: they are
 added to the first packet's observations (count, last packet, last time) in bulk.
+The keys held between batches are a numpy hash table (see :class:`RepeatFilter`): a
+batch's distinct keys are looked up, new ones added and repeats counted by array
+operations; Python runs only per new key (a :class:`Group`, which receives the first
+packet's observations) and when the counts are handed over (:meth:`RepeatFilter.flush`).
 
 What is blanked is declared per protocol in :data:`SPECS`, one entry per dissector,
 written from the protocol's framing:
@@ -360,21 +364,23 @@ def _never(f: Fields) -> Cut:
     return Cut(np.zeros(len(f.length), dtype=bool), f.length.copy())
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
-    """The first packet of a repeat key, its observations, and the repeats counted since."""
+    """The first packet of a repeat key: its observations and their events. Its repeats are counted in
+    the filter's key table; :meth:`RepeatFilter.flush` hands them over with ``last_packet`` and
+    ``last_time`` set to the last of them."""
 
     templates: list[Any] = field(default_factory=list)  # the observations of its first packet
     events: list[Any] = field(default_factory=list)  # their events (repeats are added to them)
-    count: int = 0
     last_packet: int = 0
     last_time: float = 0.0
-    batch: int = 0  # the last batch that created or repeated it
 
 
 _TCP, _UDP, _ETH = 6, 17, 0
 _MIX_ROW = np.uint64(0xD6E8FEB86659FD93)
 _MIX_K2 = np.uint64(0xA0761D6478BD642F)
+_MIX_SLOT = np.uint64(0x9E3779B97F4A7C15)  # a key's home slot: the top bits of its g times this
+_MIN_SLOTS = 1024
 
 
 class RepeatFilter:
@@ -383,8 +389,15 @@ class RepeatFilter:
     ``tables`` maps 6 (TCP) and 17 (UDP) to {port: dissector names} and 0 to {EtherType: names},
     as :mod:`zonewarden.traffic.dissectors` registers them; a packet takes the spec of the first
     dissector registered for its destination port, else its source port (as ``for_packet`` does).
-    Groups live until :meth:`flush` (at the end of each file, and when more than ``max_groups``
-    are held, so memory stays bounded).
+    Keys live until :meth:`flush` (at the end of each file, and when ``max_groups`` are held, so
+    memory stays bounded).
+
+    The keys held are an open-addressing hash table (linear probing) of numpy columns, looked up
+    and filled for all the keys of a batch at once: per slot, the key (its mixed 64-bit value
+    ``g``, and the flow and both hashes, compared exactly), the repeats counted since the last
+    flush, the last of them (packet number, time), the last batch that created or repeated it,
+    its creation order (0: an empty slot) and its :class:`Group`. The table is at most half full:
+    it doubles as keys come, up to ``2 * max_groups`` slots (rounded up to a power of two).
     """
 
     def __init__(self, tables: dict[int, dict[int, list[Any]]], max_groups: int | None = None) -> None:
@@ -403,10 +416,87 @@ class RepeatFilter:
                     self.specs.append(spec)
                 lookup[port] = index[key]
             self.port_spec[transport] = lookup
-        self.groups: dict[tuple[int, int, int], Group] = {}
+        self.held = 0  # keys in the table
+        self.created = 0  # keys created so far (their creation order)
         self.repeats = 0
         self.batch = 0
         self.taint = np.zeros(1024, dtype=bool)  # per flow row * 2 + direction: a partial PDU was seen
+        self._alloc(_MIN_SLOTS)
+
+    def _alloc(self, size: int) -> None:
+        """An empty table of ``size`` slots (a power of two)."""
+        self.shift = np.uint64(64 - (size.bit_length() - 1))
+        self.mask = size - 1
+        self.key = np.zeros(size, dtype=np.uint64)  # g
+        self.flow = np.zeros(size, dtype=np.int64)
+        self.key1 = np.zeros(size, dtype=np.uint64)
+        self.key2 = np.zeros(size, dtype=np.uint64)
+        self.order = np.zeros(size, dtype=np.int64)  # creation order + 1; 0: empty
+        self.count = np.zeros(size, dtype=np.int64)  # repeats since the last flush
+        self.last_packet = np.zeros(size, dtype=np.int64)
+        self.last_time_ns = np.zeros(size, dtype=np.int64)
+        self.last_batch = np.zeros(size, dtype=np.int64)  # the last batch that created or repeated it
+        self.group = np.full(size, None, dtype=object)
+
+    def _home(self, g: np.ndarray) -> np.ndarray:
+        return ((g * _MIX_SLOT) >> self.shift).astype(np.int64)
+
+    def _find(
+        self, g: np.ndarray, flow: np.ndarray, key1: np.ndarray, key2: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per key: its slot (-1: not held), and for those not held the empty slot their probe ended on."""
+        found = np.full(len(g), -1, dtype=np.int64)
+        free = np.full(len(g), -1, dtype=np.int64)
+        act = np.arange(len(g))
+        pos, gk = self._home(g), g
+        while len(act):
+            empty = self.order[pos] == 0
+            free[act[empty]] = pos[empty]
+            same = self.key[pos] == gk
+            hit = np.flatnonzero(same)
+            if len(hit):
+                s, a = pos[hit], act[hit]
+                exact = (self.flow[s] == flow[a]) & (self.key1[s] == key1[a]) & (self.key2[s] == key2[a])
+                exact &= ~empty[hit]
+                found[a[exact]] = s[exact]
+                same[hit[~exact]] = False
+            go = np.flatnonzero(~(empty | same))
+            act, pos, gk = act[go], (pos[go] + 1) & self.mask, gk[go]
+        return found, free
+
+    def _insert(
+        self, start: np.ndarray, g: np.ndarray, flow: np.ndarray, key1: np.ndarray, key2: np.ndarray, order: np.ndarray
+    ) -> np.ndarray:
+        """Places keys not held, probing from ``start`` (their home or any slot before their first empty
+        one); their slots. Keys racing for a slot take it in the order given."""
+        slots = np.empty(len(g), dtype=np.int64)
+        act = np.arange(len(g))
+        pos = start
+        while len(act):
+            free = np.flatnonzero(self.order[pos] == 0)
+            lost = np.ones(len(act), dtype=bool)
+            if len(free):
+                s, first = np.unique(pos[free], return_index=True)
+                won = free[first]
+                slots[act[won]] = s
+                self.order[s] = order[act[won]]
+                lost[won] = False
+            act, pos = act[lost], (pos[lost] + 1) & self.mask
+        self.key[slots], self.flow[slots], self.key1[slots], self.key2[slots] = g, flow, key1, key2
+        return slots
+
+    def _rebuild(self, keep: np.ndarray, size: int) -> None:
+        """The table again with ``size`` slots, holding only the keys of slots ``keep``."""
+        old = (self.key, self.flow, self.key1, self.key2, self.order)
+        rest = (self.count, self.last_packet, self.last_time_ns, self.last_batch, self.group)
+        self._alloc(size)
+        g, flow, key1, key2, order = (column[keep] for column in old)
+        slots = self._insert(self._home(g), g, flow, key1, key2, order)
+        for new, column in zip(
+            (self.count, self.last_packet, self.last_time_ns, self.last_batch, self.group), rest, strict=True
+        ):
+            new[slots] = column[keep]
+        self.held = len(keep)
 
     def split(self, h: Any, picked: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, dict[int, Group]]:
         """(batch rows to dissect, in order; {batch row: its new group} for first occurrences).
@@ -433,7 +523,7 @@ class RepeatFilter:
         sel = np.flatnonzero(transport == _ETH)
         if len(sel):
             spec_index[sel] = self.port_spec[_ETH][h.ethertype[picked[sel]]]
-        flow = rows[picked]
+        flow = rows[picked].astype(np.int64, copy=False)
         usable = (spec_index >= 0) & (flow >= 0)
         cacheable, key1, key2, pair, partial, forward = keys(
             h, picked, to_server, self.specs, np.where(usable, spec_index, 0)
@@ -453,37 +543,40 @@ class RepeatFilter:
         if not len(c):
             return picked, first
         g = key1[c] ^ (key2[c] * _MIX_K2) ^ (flow[c].astype(np.uint64) * _MIX_ROW)
-        _, first_pos, inverse = np.unique(g, return_index=True, return_inverse=True)
-        # keys in the order of their first packet (not of their hash): when the filter fills up, the
-        # keys seen first are the ones cached, whatever the hash function
-        order = np.argsort(first_pos, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        first_pos, inverse = first_pos[order], rank[inverse]
-        groups = self.groups
-        found: list[Group | None] = []
+        distinct, first_pos, inverse = np.unique(g, return_index=True, return_inverse=True)
+        heads = c[first_pos]  # each key's first packet in the batch
+        need = min(self.held + len(heads), self.max_groups)
+        if 2 * need > len(self.order):  # room for every key of the batch, the table staying half empty
+            size = len(self.order)
+            while 2 * need > size:
+                size *= 2
+            self._rebuild(np.flatnonzero(self.order), size)
+        slot, free = self._find(distinct, flow[heads], key1[heads], key2[heads])
         skip = np.zeros(len(picked), dtype=bool)
         skip[c] = True
-        heads = c[first_pos]  # each key's first packet in the batch
-        created: list[int] = []
-        full: list[int] = []
-        rows_of = picked[heads].tolist()
-        for u, key in enumerate(zip(flow[heads].tolist(), key1[heads].tolist(), key2[heads].tolist(), strict=True)):
-            grp = groups.get(key)
-            if grp is None:
-                if len(groups) >= self.max_groups:
-                    full.append(u)  # full: dissect them all, cache nothing new
-                    found.append(None)
-                    continue
-                grp = groups[key] = Group(batch=self.batch)
-                first[rows_of[u]] = grp
-                created.append(u)
-            found.append(grp)
-        skip[heads[created]] = False
-        if full:
-            not_cached = np.zeros(len(first_pos), dtype=bool)
-            not_cached[full] = True
-            skip[c[not_cached[inverse]]] = False
+        new = np.flatnonzero(slot < 0)
+        if len(new):
+            # new keys in the order of their first packet (not of their hash): when the filter fills up,
+            # the keys seen first are the ones cached, whatever the hash function
+            new = new[np.argsort(first_pos[new], kind="stable")]
+            room = max(self.max_groups - self.held, 0)
+            created, full = new[:room], new[room:]
+            if len(created):
+                at = heads[created]
+                order = np.arange(self.created + 1, self.created + 1 + len(created), dtype=np.int64)
+                s = self._insert(free[created], distinct[created], flow[at], key1[at], key2[at], order)
+                slot[created] = s
+                self.last_batch[s] = self.batch
+                grps = [Group() for _ in range(len(created))]
+                self.group[s] = grps
+                first = dict(zip(picked[at].tolist(), grps, strict=True))
+                self.created += len(created)
+                self.held += len(created)
+                skip[at] = False
+            if len(full):  # full: dissect them all, cache nothing new
+                not_cached = np.zeros(len(first_pos), dtype=bool)
+                not_cached[full] = True
+                skip[c[not_cached[inverse]]] = False
         # the pairing constraints: a dissected reply needs its request dissected; a skipped request
         # needs its reply in the batch and skipped
         if paired.any():
@@ -492,23 +585,21 @@ class RepeatFilter:
             answered[request_of[replies[skip[replies]]]] = True
             skip[paired & to_server & ~answered] = False
         repeated = np.flatnonzero(skip[c])
-        if len(repeated):
+        if len(repeated):  # only keys held have packets skipped
             which = inverse[repeated]
             counts = np.bincount(which, minlength=len(first_pos))
             uniq = np.flatnonzero(counts)
             last = np.zeros(len(first_pos), dtype=np.int64)
             np.maximum.at(last, which, c[repeated])
             at = picked[last[uniq]]
-            numbers, times = h.raw.number[at].tolist(), h.raw.ts_ns[at].tolist()
-            for u, n, number, ts in zip(uniq.tolist(), counts[uniq].tolist(), numbers, times, strict=True):
-                grp = found[u]
-                if grp is None:
-                    continue
-                grp.count += n
-                grp.batch = self.batch
-                if number >= grp.last_packet:
-                    grp.last_packet, grp.last_time = number, ts / 1e9
-                self.repeats += n
+            s, n = slot[uniq], counts[uniq]
+            self.count[s] += n
+            self.last_batch[s] = self.batch
+            number = h.raw.number[at]
+            later = number >= self.last_packet[s]
+            self.last_packet[s[later]] = number[later]
+            self.last_time_ns[s[later]] = h.raw.ts_ns[at[later]]
+            self.repeats += int(n.sum())
         return picked[np.flatnonzero(~skip)], first
 
     def _tainted(self, flow: np.ndarray, forward: np.ndarray, partial: np.ndarray) -> np.ndarray:
@@ -535,18 +626,29 @@ class RepeatFilter:
         return out
 
     def flush(self, keep_recent: bool = False) -> list[tuple[Group, int]]:
-        """(group, repeats) for every group with repeats since the last flush, handed over for accounting.
+        """(group, repeats) for every key with repeats since the last flush, handed over for accounting
+        (in the order the keys were created), with the group's last packet and time set.
 
         At the end of a file everything goes (packet numbers start again). When the filter is
-        full (``keep_recent``), the groups used in this or the previous batch stay: polling that
+        full (``keep_recent``), the keys used in this or the previous batch stay: polling that
         is still going on keeps being skipped, finished conversations are forgotten."""
-        out = [(grp, grp.count) for grp in self.groups.values() if grp.count and grp.templates]
-        for grp, _ in out:
-            grp.count = 0
+        counted = np.flatnonzero(self.count)
+        counted = counted[np.argsort(self.order[counted])]
+        out: list[tuple[Group, int]] = []
+        done: list[int] = []
+        columns = (self.group[counted], self.count[counted], self.last_packet[counted], self.last_time_ns[counted])
+        for s, grp, n, number, ns in zip(counted.tolist(), *(col.tolist() for col in columns), strict=True):
+            if grp.templates:  # none yet when created in this batch (its first packet is dissected next)
+                grp.last_packet, grp.last_time = number, ns / 1e9
+                out.append((grp, n))
+                done.append(s)
+        self.count[np.array(done, dtype=np.int64)] = 0
         if keep_recent:
-            self.groups = {k: g for k, g in self.groups.items() if g.batch >= self.batch - 1}
+            held = np.flatnonzero(self.order)
+            self._rebuild(held[self.last_batch[held] >= self.batch - 1], len(self.order))
         else:
-            self.groups = {}
+            self._alloc(_MIN_SLOTS)
+            self.held = 0
         return out
 
 
