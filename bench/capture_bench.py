@@ -10,10 +10,13 @@ times, side by side in one run:
 * dpkt parsing 5-tuples; tshark -T fields (if installed); scapy on a slice and
   nfstream (if installed).
 
+With ``--polling`` the capture is a steady plant instead (see :func:`build_polling`):
+400 connections each repeating a real polling conversation of the shared captures.
+
 Prints packets/s and the ratio of ours to each peer, and our peak memory
 (tracemalloc, in a separate untimed pass). Usage::
 
-    .venv/bin/python bench/capture_bench.py [--packets 2000000] [--slice 50000] [--skip-slow]
+    .venv/bin/python bench/capture_bench.py [--packets 2000000] [--slice 50000] [--skip-slow] [--polling]
 """
 
 from __future__ import annotations
