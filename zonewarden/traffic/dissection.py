@@ -166,18 +166,7 @@ class Dissection:
         if entry is not None and not flow.genuine:  # the findings come from the memo
             flow.node = entry.next
             self.from_memo += 1
-            aggregates = self.aggregates
-            for signature, template, plan in entry.templates:
-                agg = aggregates.get((row, signature))
-                if agg is None:
-                    agg = self._first(file, row, flow, signature, template, plan, number, time)
-                else:
-                    agg.count += 1
-                    agg.last_packet, agg.last_time = number, time
-                if group is not None:
-                    group.templates.append(agg.obs)
-                    if agg.event is not None:
-                        group.events.append(agg.event)
+            self._emit(file, row, flow, entry.templates, number, time, group)
             return
         if not flow.genuine:
             self._replay(row, flow)
@@ -307,6 +296,7 @@ class Dissection:
         time: float,
         group: Any,
     ) -> None:
+        """The findings of one packet: the first of each signature in the flow is added, the others counted."""
         aggregates = self.aggregates
         for signature, template, plan in templates:
             agg = aggregates.get((row, signature))
