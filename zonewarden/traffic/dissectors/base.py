@@ -9,6 +9,12 @@ truncated payloads produce a ``malformed`` observation or nothing.
 Dissectors see one packet at a time (one TCP segment, one UDP datagram or one
 Ethernet frame). They may keep per-conversation state in the ``state`` dict they are
 given (one dict per flow and dissector), e.g. to match a response to its request.
+
+Two rules make it safe to reuse one flow's findings for another flow that says the
+same (see :mod:`zonewarden.traffic.dissection`): a dissector is deterministic in
+(state, packet), and it treats ``src``, ``dst``, the MACs and any port that is not its
+own as opaque labels: it may copy and compare them, never parse them or derive facts
+from their value (they may be tokens). ``number`` and ``time`` only label observations.
 """
 
 from __future__ import annotations
