@@ -323,17 +323,44 @@ def _dnp3(f: Fields) -> Cut:
     return Cut(ok, tail, holes, pair, partial=~whole)
 
 
+IEC104_APDUS = 32  # APDUs per TCP segment followed (a station sends several in one: spontaneous data, acks)
+
+
 def _iec104(f: Fields) -> Cut:
-    """One APCI per segment: I-format sequence numbers blanked, the information objects (values) don't-care."""
+    """One or several whole APDUs per segment: per APDU, the I-format sequence numbers (S-format: the
+    receive number) are blanked and the information objects (addresses and values) are don't-care."""
     n = f.length
-    ok = (f.u8(0) == 0x68) & (f.u8(1) + 2 == n)
-    whole = ok.copy()
-    i_format = (f.u8(2) & 1) == 0
-    s_format = (f.u8(2) & 3) == 1
-    tail = np.where(i_format, np.minimum(12, n), n)  # APCI + type, VSQ, COT, OA, common address
-    lo = np.where(i_format, 2, np.where(s_format, 4, 0))
-    hi = np.where(i_format | s_format, 6, 0)
-    return Cut(ok, tail, [(lo, hi)], partial=~whole)
+    count = len(n)
+    ok = n >= 6
+    done = np.zeros(count, dtype=bool)
+    pos = np.zeros(count, dtype=np.int64)
+    holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
+    act = np.flatnonzero(ok)  # the packets whose next APDU is read
+    for _ in range(IEC104_APDUS):
+        if not len(act):
+            break
+        sub = Fields(f.data, f.off[act], n[act], f.to_server[act])
+        at = pos[act]
+        length = sub.u8(at + 1)
+        end = at + 2 + length
+        fits = (sub.u8(at) == 0x68) & (length >= 4) & (end <= sub.length)
+        control = sub.u8(at + 2)
+        i_format = (control & 1) == 0
+        s_format = (control & 3) == 1
+        lo_s, hi_s = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
+        lo_v, hi_v = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
+        good = act[fits]
+        lo_s[good] = np.where(i_format, at + 2, np.where(s_format, at + 4, 0))[fits]
+        hi_s[good] = np.where(i_format | s_format, at + 6, 0)[fits]
+        # APCI + type, VSQ, COT, OA, common address count; the information objects do not
+        lo_v[good] = np.where(i_format, np.minimum(at + 12, end), end)[fits]
+        hi_v[good] = end[fits]
+        holes += [(lo_s, hi_s), (lo_v, hi_v)]
+        ok[act[~fits]] = False  # an APDU that does not fit: the segment is dissected
+        pos[good] = end[fits]
+        done[good[pos[good] == n[good]]] = True
+        act = good[pos[good] < n[good]]
+    return Cut(ok & done, n.copy(), holes, partial=~done)
 
 
 def _exact(f: Fields) -> Cut:
