@@ -227,3 +227,29 @@ def test_a_broken_workspace_is_reported_before_the_captures_are_read(tmp_path, m
     assert "plant.yaml:2" in result.output
     result = CliRunner().invoke(app, ["discover", str(capture), "--workspace", str(tmp_path / "none")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_folders_of_captures(tmp_path):
+    """A folder stands for the captures in it (recursively); other files there are skipped with a note, and a
+    capture named and also found in a named folder (what a shell's ** glob gives) is read once."""
+    from typer.testing import CliRunner
+
+    from zonewarden.cli import app
+
+    good = next(p for p in FILES if p.suffix == ".pcap")
+    (tmp_path / "site" / "cell").mkdir(parents=True)
+    shutil.copy(good, tmp_path / "site" / "cell" / "a.pcap")
+    shutil.copy(good, tmp_path / "site" / "b.pcap")
+    (tmp_path / "site" / "MANIFEST.tsv").write_text("path\tprotocol\n")
+    runner = CliRunner()
+    site = tmp_path / "site"
+    result = runner.invoke(app, ["discover", str(site), str(site / "b.pcap"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 file(s)" in result.output and "MANIFEST.tsv" in result.output
+    files = json.loads(result.output[result.output.index("{") :])["stats"]["files"]
+    assert [Path(f["file"]).name for f in files] == ["b.pcap", "a.pcap"]
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["discover", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "no capture files" in result.output
+    result = runner.invoke(app, ["discover", str(tmp_path / "site" / "MANIFEST.tsv")])
+    assert result.exit_code == 1 and "not a pcap or pcapng capture" in result.output

@@ -12,12 +12,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from zonewarden.cli.output import capture_progress, console, err_console, fail
+from zonewarden.cli.output import capture_files, capture_progress, console, err_console, fail
 from zonewarden.cli.workspace import open_workspace
 
 
 def discover_cmd(
-    captures: Annotated[list[Path], typer.Argument(help="pcap or pcapng files (gzip allowed)")],
+    captures: Annotated[list[Path], typer.Argument(help="pcap or pcapng files (gzip too), or folders of them")],
     workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="compare with this workspace")] = None,
     update: Annotated[
         bool, typer.Option("--update", help="append newly seen hosts to the workspace's assets.csv")
@@ -41,9 +41,7 @@ def discover_cmd(
         fail("--update needs --workspace", 2)
     if save and workspace is None:
         fail("--save needs --workspace (the run is kept in its discovery/ folder)", 2)
-    missing = [str(c) for c in captures if not c.is_file()]
-    if missing:
-        fail(f"no such capture file: {', '.join(missing)}", 2)
+    captures = capture_files(captures)
     # the workspace is read first: a mistake in it is reported before minutes of capture reading
     ws = open_workspace(workspace, "hosts are compared with what loaded") if workspace is not None else None
     with capture_progress(captures, "reading captures", quiet=fmt != "table" or not console.is_terminal) as progress:

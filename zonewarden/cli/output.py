@@ -28,6 +28,40 @@ def sl_cell(level: int | None) -> str:
     return f"[{colour}]{level}[/]"
 
 
+def capture_files(paths: list[Path]) -> list[Path]:
+    """The captures to read, each once: files as named, and the capture files found (recursively, in name
+    order) in folders; other files in folders (notes, manifests) are skipped with a note. Missing paths
+    exit 2."""
+    from zonewarden.traffic.capture import is_capture_file
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such capture file: {', '.join(missing)}", 2)
+    out: list[Path] = []
+    skipped: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = sorted(p for p in path.rglob("*") if p.is_file())
+        out += [p for p in found if is_capture_file(p)]
+        skipped += [p for p in found if not is_capture_file(p)]
+    if skipped:
+        err_console.print(
+            f"skipped {len(skipped)} file(s) in folders that are not pcap or pcapng captures, e.g. {skipped[0]}",
+            markup=False,
+        )
+    if not out:
+        fail("no capture files in " + ", ".join(str(p) for p in paths), 2)
+    seen: set[Path] = set()  # a file named and also found in a named folder (a shell's ** glob) is read once
+    unique = []
+    for p in out:
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            unique.append(p)
+    return unique
+
+
 @contextmanager
 def capture_progress(captures: list[Path], label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
     """A rich progress bar over the bytes of several capture files, on stderr; yields the callback

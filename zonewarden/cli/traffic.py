@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from zonewarden.cli.output import capture_progress, console, err_console, fail
+from zonewarden.cli.output import capture_files, capture_progress, console, err_console, fail
 
 app = typer.Typer(
     help="Traffic against the model: conduits verified from captures, and OT-aware detections.",
@@ -32,7 +32,7 @@ def _load(workspace: Path) -> Any:
 @app.command("check")
 def check_cmd(
     workspace: Annotated[Path, typer.Argument(help="the workspace folder (plant.yaml with zones and conduits)")],
-    captures: Annotated[list[Path], typer.Argument(help="pcap or pcapng files (gzip allowed)")],
+    captures: Annotated[list[Path], typer.Argument(help="pcap or pcapng files (gzip too), or folders of them")],
     fmt: Annotated[str, typer.Option("--format", help="table, json or jsonl")] = "table",
     cef: Annotated[Path | None, typer.Option("--cef", help="also write detections and violations as CEF lines")] = None,
     syslog: Annotated[
@@ -61,9 +61,7 @@ def check_cmd(
 
     if fmt not in FORMATS:
         fail(f"unknown format '{fmt}' (use {', '.join(FORMATS)})", 2)
-    missing = [str(c) for c in captures if not c.is_file()]
-    if missing:
-        fail(f"no such capture file: {', '.join(missing)}", 2)
+    captures = capture_files(captures)
     known = Baseline()
     if baseline is not None:
         try:

@@ -57,6 +57,23 @@ _GZIP = b"\x1f\x8b"
 _PADDING = bytes(PAD)
 
 
+def is_capture_file(path: Path) -> bool:
+    """The file starts like a pcap or pcapng capture, plain or gzip-compressed (for picking captures out of
+    a folder; a file named on its own is opened and, if it is not one, reported)."""
+    import gzip
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            if head[:2] == _GZIP:
+                f.seek(0)
+                with gzip.GzipFile(fileobj=f) as inner:
+                    head = inner.read(4)
+    except (OSError, EOFError):
+        return False
+    return head in _PCAP_MAGICS or head == b"\x0a\x0d\x0d\x0a"
+
+
 def windows(buf: bytes, width: int) -> np.ndarray:
     """A read-only (len - width + 1, width) view of ``buf``: row ``p`` is ``buf[p : p + width]``.
 
