@@ -294,7 +294,7 @@ def _bind_macs(h: Any, macs: dict[int, set[int]]) -> None:
     v4 = np.flatnonzero(h.ip_version == 4)
     if not len(v4):
         return
-    src_mac, _ = h.macs(v4)
+    src_mac = h.macs()[0][v4]  # all rows, kept: the dissection stage gathers them again
     ips = h.src4[v4].astype(np.uint64)
     good = src_mac != 0
     if not good.any():
