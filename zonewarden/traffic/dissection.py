@@ -82,7 +82,7 @@ class _Flow:
         self.genuine = False  # the dissector states hold this flow's own packets
         self.ids: dict[Any, str] = {}  # address id -> token
         self.texts: dict[str, str] = {}  # token -> address text
-        self.canon: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # ends -> tokens and canonical ports
+        self.canon: dict[tuple[Any, ...], int] = {}  # ends -> the id of their view (Dissection.views)
 
 
 class _Entry:
@@ -131,6 +131,8 @@ class Dissection:
         self.signatures: dict[Any, int] = {}
         self.aggregates: dict[tuple[int, int], Aggregate] = {}
         self.memo_bytes = 0
+        self.views: list[tuple[Any, ...]] = []  # what a dissector sees of a packet but its payload, by id
+        self.view_ids: dict[tuple[Any, ...], int] = {}
         self.path: list[tuple[Any, ...]] = []  # memo node n's key (the first item: its parent node) at n - 1
         self.dissected = 0  # packets run through the dissectors
         self.from_memo = 0  # packets whose findings came from the memo
@@ -158,10 +160,10 @@ class Dissection:
         flow = self.flows.get(row)
         if flow is None:
             flow = self.flows[row] = _Flow()
-        canon = flow.canon.get(ends)
-        if canon is None:
-            canon = self._canonical(flow, ends, transport)
-        key = (flow.node, transport, ethertype, canon, payload)
+        view = flow.canon.get(ends)
+        if view is None:
+            view = self._canonical(flow, ends, transport, ethertype)
+        key = (flow.node, view, payload)
         entry = self.memo.get(key) if flow.node >= 0 else None
         if entry is not None and not flow.genuine:  # the findings come from the memo
             flow.node = entry.next
@@ -170,7 +172,7 @@ class Dissection:
             return
         if not flow.genuine:
             self._replay(row, flow)
-        stok, dtok, smtok, dmtok, sport, dport = canon
+        transport, ethertype, stok, dtok, smtok, dmtok, sport, dport = self.views[view]
         pkt = Packet(number, time, stok, dtok, sport, dport, transport, payload, smtok, dmtok, ethertype)
         found = self._run(row, pkt)
         templates: list[Template] = [(self._signature(o), o, _plan(o)) for o in found]
@@ -211,14 +213,18 @@ class Dissection:
         else:
             self._emit(file, row, None, [(self._signature(o), o, None) for o in found], number, time, group)
 
-    def _canonical(self, flow: _Flow, ends: tuple[Any, ...], transport: str) -> tuple[Any, ...]:
-        """The tokens of the packet's addresses, and its ports with those no dissector listens on as EPHEMERAL."""
+    def _canonical(self, flow: _Flow, ends: tuple[Any, ...], transport: str, ethertype: int) -> int:
+        """The id of what the dissector sees of the packet but its payload: transport, EtherType, the tokens
+        of its addresses, its ports with those no dissector listens on as EPHEMERAL. Ids are shared by all
+        flows (one flow follows another's memo path only when their views are the same)."""
         sid, did, smid, dmid, sport, dport = ends
         registered = _REGISTERED.get(transport)
         if registered is not None:
             sport = sport if sport in registered else EPHEMERAL
             dport = dport if dport in registered else EPHEMERAL
-        canon = flow.canon[ends] = (
+        seen = (
+            transport,
+            ethertype,
             self._token(flow, sid) if sid is not None else "",
             self._token(flow, did) if did is not None else "",
             self._token(flow, smid) if smid is not None else None,
@@ -226,7 +232,12 @@ class Dissection:
             sport,
             dport,
         )
-        return canon
+        view = self.view_ids.get(seen)
+        if view is None:
+            view = self.view_ids[seen] = len(self.views)
+            self.views.append(seen)
+        flow.canon[ends] = view
+        return view
 
     def _token(self, flow: _Flow, aid: Any) -> str:
         token = flow.ids.get(aid)
@@ -256,8 +267,8 @@ class Dissection:
             key = self.path[node - 1]
             keys.append(key)
             node = key[0]
-        for _, transport, ethertype, canon, payload in reversed(keys):
-            stok, dtok, smtok, dmtok, sport, dport = canon
+        for _, view, payload in reversed(keys):
+            transport, ethertype, stok, dtok, smtok, dmtok, sport, dport = self.views[view]
             self._run(row, Packet(0, 0.0, stok, dtok, sport, dport, transport, payload, smtok, dmtok, ethertype))
         self.dissected -= len(keys)
         self.replayed += len(keys)
