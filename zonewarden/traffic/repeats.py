@@ -76,30 +76,36 @@ _GATHER_BITS = np.uint64(0x0102040810204080)  # (x & _BYTE_LSB) * this: bit 8i o
 
 
 class Fields:
-    """Vectorized reads of payload fields: one value per packet, 0 where the payload is too short."""
+    """Vectorized reads of payload fields: one value per packet, 0 where the payload is too short.
+    Reads at a fixed position are kept (read-only): specs read a header byte as often as they like."""
 
     def __init__(self, data: np.ndarray, off: np.ndarray, length: np.ndarray, to_server: np.ndarray) -> None:
         self.data = data  # the batch buffer as uint8
         self.off = off  # payload offset per packet (int64)
         self.length = length  # payload length per packet (int64)
         self.to_server = to_server  # bool: the packet goes to the protocol's well-known port
+        self._read: dict[int, np.ndarray] = {}
 
     def u8(self, pos: Any) -> np.ndarray:
-        ok = pos < self.length
-        idx = self.off + pos  # past the payload: any byte in the buffer, zeroed below
-        np.minimum(idx, len(self.data) - 1, out=idx)
-        value = self.data[idx]
-        value *= ok
-        return value.astype(np.int64)
+        fixed = isinstance(pos, int)
+        if fixed and pos in self._read:
+            return self._read[pos]
+        value = self.data.take(self.off + pos, mode="clip")  # past the payload: any byte, zeroed here
+        value *= pos < self.length
+        out = value.astype(np.int64)
+        if fixed:
+            out.flags.writeable = False
+            self._read[pos] = out
+        return out
 
     def be16(self, pos: Any) -> np.ndarray:
-        return (self.u8(pos) << 8) | self.u8(np.asarray(pos) + 1)
+        return (self.u8(pos) << 8) | self.u8(pos + 1)
 
     def le16(self, pos: Any) -> np.ndarray:
-        return self.u8(pos) | (self.u8(np.asarray(pos) + 1) << 8)
+        return self.u8(pos) | (self.u8(pos + 1) << 8)
 
     def le32(self, pos: Any) -> np.ndarray:
-        return self.le16(pos) | (self.le16(np.asarray(pos) + 2) << 16)
+        return self.le16(pos) | (self.le16(pos + 2) << 16)
 
 
 @dataclass
@@ -121,44 +127,53 @@ Spec = Callable[[Fields], Cut]
 
 
 MODBUS_ADUS = 8  # MBAP frames per TCP segment followed (pipelining clients put several in one)
+_FAR = 1 << 20  # past any payload
+
+
+def _modbus_values() -> np.ndarray:
+    """By function code + 256 * (the frame goes to the server): where a frame's don't-care values begin
+    (from the frame's start; past its end: none), -1 for frames that are always dissected."""
+    table = np.full(512, _FAR, dtype=np.int64)
+    table[[1, 2, 3, 4]] = 9  # registers and coils read
+    table[[256 + 15, 256 + 16]] = 13  # values written
+    table[[256 + 5, 256 + 6]] = 10
+    # identity answers (FC 43, FC 17) and UMAS (FC 90, paired by transaction id) are always dissected
+    code = np.arange(512) & 0xFF
+    table[np.isin(code & 0x7F, (17, 43, 90))] = -1
+    return table
+
+
+_MODBUS_VALUES = _modbus_values()
 
 
 def _modbus(f: Fields) -> Cut:
     """Modbus/TCP: one or several whole MBAP frames; each frame's transaction id and values are blanked."""
     n = f.length
     count = len(n)
-    ok = n >= 8
     done = np.zeros(count, dtype=bool)
-    pos = np.zeros(count, dtype=np.int64)
     holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
-    act = np.flatnonzero(ok)  # the packets whose next frame is read
+    act = np.flatnonzero(n >= 8)  # the packets whose next frame is read (sub: their fields), at offset ``at``
+    sub = f if len(act) == count else Fields(f.data, f.off[act], n[act], f.to_server[act])
+    at: Any = 0
     for _ in range(MODBUS_ADUS):
         if not len(act):
             break
-        sub = Fields(f.data, f.off[act], n[act], f.to_server[act])
-        at = pos[act]
-        size = 6 + sub.be16(at + 4)
-        end = at + size
-        fits = (size >= 8) & (end <= sub.length)
-        code = sub.u8(at + 7)
-        # identity answers (FC 43, FC 17) and UMAS (FC 90, paired by transaction id) are always dissected
-        fits &= ~np.isin(code & 0x7F, (17, 43, 90))
-        req = sub.to_server
-        values = np.where(~req & np.isin(code, (1, 2, 3, 4)), at + 9, end)  # registers and coils read
-        values = np.where(req & np.isin(code, (15, 16)), at + 13, values)  # values written
-        values = np.where(req & np.isin(code, (5, 6)), at + 10, values)
-        lo_t, hi_t = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
-        lo_v, hi_v = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
-        good = act[fits]
-        lo_t[good], hi_t[good] = at[fits], at[fits] + 2  # transaction id
-        lo_v[good], hi_v[good] = np.minimum(values, end)[fits], end[fits]
-        holes += [(lo_t, hi_t), (lo_v, hi_v)]
-        ok[act[~fits]] = False  # a frame that does not fit: the segment is dissected
-        pos[good] = end[fits]
-        finished = good[pos[good] == n[good]]
-        done[finished] = True
-        act = good[pos[good] < n[good]]
-    return Cut(ok & done, n.copy(), holes, partial=~done)
+        end = sub.be16(at + 4) + (at + 6)
+        values = _MODBUS_VALUES[sub.u8(at + 7) + 256 * sub.to_server] + at
+        fits = (end >= at + 8) & (end <= sub.length) & (values >= at)
+        values = np.minimum(values, end)
+        if len(act) == count:  # every packet: the holes of those whose frame does not fit are never used
+            holes += [(at, at + 2), (values, end)]  # transaction id, values
+        else:
+            cols = np.zeros((4, count), dtype=np.int64)
+            cols[0, act], cols[1, act], cols[2, act], cols[3, act] = at, at + 2, values, end
+            holes += [(cols[0], cols[1]), (cols[2], cols[3])]
+        # a frame that does not fit: the segment is dissected
+        done[act[fits & (end == sub.length)]] = True
+        more = np.flatnonzero(fits & (end < sub.length))
+        act, at = act[more], end[more]
+        sub = Fields(sub.data, sub.off[more], sub.length[more], sub.to_server[more])
+    return Cut(done, n.copy(), holes, partial=~done)
 
 
 def _tpkt(f: Fields) -> Cut:
@@ -691,44 +706,55 @@ def keys(
     cacheable = np.zeros(n, dtype=bool)
     pair = np.full(n, -1, dtype=np.int64)
     partial = np.zeros(n, dtype=bool)
-    tail = length.copy()
-    hole_at: list[np.ndarray] = []  # the holes that blank something: packet, [lo, hi)
+    forward = _forward(h, picked)
+    key1 = np.zeros(n, dtype=np.uint64)
+    key2 = np.zeros(n, dtype=np.uint64)
+    if not n:
+        return cacheable, key1, key2, pair, partial, forward
+    # the packets hashed, spec by spec (each spec's in packet order), with their tails and holes: a hole
+    # is the payload's position in that list and its bytes [lo, hi), clipped to the tail, non-empty
+    rows: list[np.ndarray] = []
+    tails: list[np.ndarray] = []
+    hole_at: list[np.ndarray] = []
     hole_lo: list[np.ndarray] = []
     hole_hi: list[np.ndarray] = []
+    hashed = 0
     order = np.argsort(spec_index, kind="stable")  # the packets of each spec, in packet order
-    for sel in np.split(order, np.flatnonzero(np.diff(spec_index[order])) + 1) if n else []:
+    for sel in np.split(order, np.flatnonzero(np.diff(spec_index[order])) + 1):
         f = Fields(data, off[sel], length[sel], to_server[sel])
         cut = specs[int(spec_index[sel[0]])](f)
-        cacheable[sel] = cut.cacheable
-        tail[sel] = cut.tail
+        tail = cut.tail
+        ok = cut.cacheable & (tail <= _CAP) & (tail >= 0)
+        cacheable[sel] = ok
         if cut.pair is not None:
             pair[sel] = cut.pair
         if cut.partial is not None:
             partial[sel] = cut.partial
+        take = np.flatnonzero(ok)
+        if not len(take):
+            continue
+        rows.append(sel[take])
+        tails.append(tail[take])
+        if cut.holes:
+            position = np.cumsum(ok, dtype=np.int64) + (hashed - 1)  # a hashed packet's place in the list
         for lo, hi in cut.holes:
-            lo_, hi_ = np.broadcast_to(lo, sel.shape), np.broadcast_to(hi, sel.shape)
-            some = np.flatnonzero(hi_ > lo_)
+            lo_ = np.maximum(lo, 0)
+            hi_ = np.minimum(hi, tail)
+            some = np.flatnonzero((hi_ > lo_) & ok)
             if len(some):
-                hole_at.append(sel[some])
-                hole_lo.append(lo_[some].astype(np.int64))
-                hole_hi.append(hi_[some].astype(np.int64))
-    cacheable &= (tail <= _CAP) & (tail >= 0)
-    forward = _forward(h, picked)
-    key1 = np.zeros(n, dtype=np.uint64)
-    key2 = np.zeros(n, dtype=np.uint64)
-    idx = np.flatnonzero(cacheable)
-    if len(idx):
-        e = tail[idx]
-        at, lo, hi = (np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (hole_at, hole_lo, hole_hi))
-        where = np.full(n, -1, dtype=np.int64)
-        where[idx] = np.arange(len(idx))
-        at = where[at]
-        kept = np.flatnonzero(at >= 0)
-        h1, h2 = payload_hash(data, off[idx], e, at[kept], lo[kept], hi[kept])
-        key1[idx] = h1 ^ (e.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-        key2[idx] = h2 ^ (
-            (forward[idx].astype(np.uint64) << np.uint64(63)) | (spec_index[idx].astype(np.uint64) << np.uint64(48))
-        )
+                hole_at.append(position[some])
+                hole_lo.append(np.broadcast_to(lo_, ok.shape)[some])
+                hole_hi.append(hi_[some])
+        hashed += len(take)
+    if not hashed:
+        return cacheable, key1, key2, pair, partial, forward
+    idx, e = np.concatenate(rows), np.concatenate(tails)
+    at, lo, hi = (np.concatenate(x) if x else np.zeros(0, dtype=np.int64) for x in (hole_at, hole_lo, hole_hi))
+    h1, h2 = payload_hash(data, off[idx], e, at, lo, hi)
+    key1[idx] = h1 ^ (e.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    key2[idx] = h2 ^ (
+        (forward[idx].astype(np.uint64) << np.uint64(63)) | (spec_index[idx].astype(np.uint64) << np.uint64(48))
+    )
     return cacheable, key1, key2, pair, partial, forward
 
 
@@ -737,7 +763,8 @@ def payload_hash(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two independent 64-bit hashes of each payload ``data[off : off + length]`` (``length`` <= ``_CAP``)
     with its holes blanked: the bytes [``hole_lo``, ``hole_hi``) of payload ``hole_at`` (any number of
-    holes per payload, overlapping or not).
+    holes per payload, overlapping or not; each non-empty and within its payload: ``0 <= hole_lo <
+    hole_hi <= length``, as :func:`keys` clips them).
 
     A payload is read as little-endian 8-byte words (one unaligned gather per word), the bytes past its
     end and those in holes zeroed; each word's two 32-bit halves are multiplied by random odd 64-bit
@@ -747,37 +774,48 @@ def payload_hash(
     m = len(off)
     h1 = np.zeros(m, dtype=np.uint64)
     h2 = np.zeros(m, dtype=np.uint64)
-    words_per = (length + 7) >> 3
-    start = np.zeros(m, dtype=np.int64)  # each payload's first word in the flat word arrays
-    np.cumsum(words_per[:-1], out=start[1:])
-    some = np.flatnonzero(words_per)
-    if not len(some):
+    count = (length + 7) >> 3  # words per payload
+    ends = np.cumsum(count)  # each payload's words end here in the flat word arrays
+    total = int(ends[-1]) if m else 0
+    if not total:
         return h1, h2
-    count, first = words_per[some], start[some]
-    rel = _runs(np.zeros(len(some), dtype=np.int64), count)  # a word's index within its payload
-    over = int((off[some] + 8 * count).max()) - len(data)
+    start = ends - count
+    some = np.flatnonzero(count) if not count.all() else None  # empty payloads have no words
+    c, s, o, n = (count, start, off, length) if some is None else (count[some], start[some], off[some], length[some])
+    over = int((o + 8 * c).max()) - len(data)
     if over > 0:  # batch buffers end in capture.PAD zero bytes: the last word of the last packet is readable
         data = np.concatenate([data, np.zeros(over, dtype=np.uint8)])
+    # a word's position in its payload, and its first byte in the buffer: runs (cumulative sums of steps)
+    rel = np.ones(total, dtype=np.int64)
+    rel[0] = 0
+    jump = s[1:]  # each payload's first word
+    rel[jump] = 1 - c[:-1]
+    np.cumsum(rel, out=rel)
+    at = np.full(total, 8, dtype=np.int64)
+    at[0] = o[0]
+    at[jump] = o[1:] - o[:-1] - 8 * (c[:-1] - 1)
+    np.cumsum(at, out=at)
     view = np.ndarray((len(data) - 7,), dtype=np.dtype("<u8"), buffer=data, strides=(1,))
-    words = view[_runs(off[some], count, 8)].astype(np.uint64, copy=False)
-    words[first + count - 1] &= _LOW[length[some] - 8 * (count - 1)]  # the bytes past the end
-    end = length[hole_at]
-    lo, hi = np.clip(hole_lo, 0, end), np.clip(hole_hi, 0, end)
-    k = np.flatnonzero(hi > lo)
+    words = view[at]
+    last = s + c - 1
+    words[last] &= _LOW[n - 8 * (c - 1)]  # the bytes past the end
     blank = None
-    if len(k):
-        blank = np.zeros(len(words), dtype=np.uint64)  # per word: 0xFF per blanked byte
-        lo, hi, base = lo[k], hi[k] - 1, start[hole_at[k]]  # the first and last byte blanked
-        w_lo, w_hi = base + (lo >> 3), base + (hi >> 3)
-        head, tail = ~_LOW[lo & 7], _LOW[(hi & 7) + 1]
-        single = w_lo == w_hi
-        np.bitwise_or.at(blank, w_lo, np.where(single, head & tail, head))
-        multi = np.flatnonzero(~single)
-        np.bitwise_or.at(blank, w_hi[multi], tail[multi])
-        inner = w_hi - w_lo - 1
+    if len(hole_at):
+        blank = np.zeros(total, dtype=np.uint64)  # per word: 0xFF per blanked byte
+        base = start[hole_at]
+        hi = hole_hi - 1  # the last byte blanked
+        w_lo, w_hi = base + (hole_lo >> 3), base + (hi >> 3)
+        head, tail = ~_LOW[hole_lo & 7], _LOW[(hi & 7) + 1]
+        multi = np.flatnonzero(w_lo != w_hi)
+        tail_multi = tail[multi]
+        tail[multi] = _ALL
+        head &= tail  # a hole within one word: both ends in it
+        np.bitwise_or.at(blank, w_lo, head)
+        np.bitwise_or.at(blank, w_hi[multi], tail_multi)
+        inner = w_hi[multi] - w_lo[multi] - 1
         wide = np.flatnonzero(inner > 0)
         if len(wide):
-            blank[_runs(w_lo[wide] + 1, inner[wide])] = _ALL
+            blank[_runs(w_lo[multi[wide]] + 1, inner[wide])] = _ALL
         words &= ~blank
     halves = words.view(np.uint32)  # (low, high) per word, as the weight pairs are laid out
     p1 = _PAIRS1[rel].view(np.uint64)
@@ -790,9 +828,13 @@ def payload_hash(
         blank >>= np.uint64(56)  # bit i: byte i is blanked
         p1[::2] += _BLANKS1[rel] * blank
         p2[::2] += _BLANKS2[rel] * blank
-    first *= 2
-    h1[some] = np.add.reduceat(p1, first)
-    h2[some] = np.add.reduceat(p2, first)
+    s2 = 2 * s
+    if some is None:
+        h1[:] = np.add.reduceat(p1, s2)
+        h2[:] = np.add.reduceat(p2, s2)
+    else:
+        h1[some] = np.add.reduceat(p1, s2)
+        h2[some] = np.add.reduceat(p2, s2)
     return h1, h2
 
 
