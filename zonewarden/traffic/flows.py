@@ -23,13 +23,14 @@ resolved by re-hashing with another seed, so grouping is exact.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zonewarden.traffic.capture import CHUNK_SIZE, CaptureStatus, open_capture
-from zonewarden.traffic.decode import ETH_IPV6, ETHERNET_LIKE, TRANSPORT_NAMES, Headers, decode, mac_text
+from zonewarden.traffic.decode import ETH_IPV6, ETHERNET_LIKE, TRANSPORT_NAMES, Headers, _v4_text, decode, mac_text
 
 KEY_WORDS = ("w", "ea", "eb", "xa", "xb")
 _STATS: dict[str, Any] = {
@@ -309,12 +310,13 @@ def _endpoint(c: dict[str, list[Any]], i: int, side: str) -> tuple[str, int]:
     hi, lo, port = c[f"{side}_hi"][i], c[f"{side}_lo"][i], c[f"{side}_port"][i]
     version = c["ip_version"][i]
     if version == 4:
-        return str(ipaddress.IPv4Address(lo)), port
+        return _v4_text(lo), port  # memoized: the same hosts recur flow after flow
     if version == 6:
         return str(ipaddress.IPv6Address((hi << 64) | lo)), port
     return mac_text(lo), port
 
 
+@lru_cache(maxsize=1024)
 def flag_text(flags: int) -> str:
     """'SYN,ACK' style names of TCP flag bits."""
     return ",".join(name for bit, name in enumerate(_FLAG_NAMES) if flags >> bit & 1)
