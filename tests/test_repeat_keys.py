@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zonewarden.traffic.repeats import _CAP, Cut, Fields, keys
+from zonewarden.traffic.repeats import _CAP, SPECS, Cut, Fields, keys
 
 Hole = tuple[int, int]
 
@@ -187,3 +187,78 @@ def test_field_reads_are_zero_past_the_payload(payloads: list[bytes], pos: list[
     q = pos[0]
     assert f.u8(q).tolist() == [buf[o + q] if q < len(p) else 0 for o, p in zip(offsets, payloads, strict=True)]
     assert f.u8(where).dtype == np.int64
+
+
+def _spec(name: str, payloads: list[bytes], to_server: bool = True) -> list[tuple[bool, bool, int, tuple[int, int]]]:
+    """(cacheable, partial, pair, key) per payload, by the spec of dissector ``name`` (one flow direction)."""
+    buf = bytearray()
+    offsets = []
+    for payload in payloads:
+        buf += b"\xa5"
+        offsets.append(len(buf))
+        buf += payload
+    buf += bytes(256)
+    n = len(payloads)
+    ones = np.ones(n, dtype=np.int64)
+    h = SimpleNamespace(
+        raw=SimpleNamespace(buf=bytes(buf)),
+        payload_off=np.array(offsets, dtype=np.int64),
+        payload_len=np.array([len(p) for p in payloads], dtype=np.int64),
+        ip_version=4 * ones,
+        sport=40000 * ones,
+        dport=102 * ones,
+        src4=ones,
+        dst4=2 * ones,
+    )
+    cacheable, key1, key2, pair, partial, _ = keys(
+        h, np.arange(n), np.full(n, to_server), [SPECS[name]], np.zeros(n, dtype=np.int64)
+    )
+    keys_ = list(zip(key1.tolist(), key2.tolist(), strict=True))
+    return list(zip(cacheable.tolist(), partial.tolist(), pair.tolist(), keys_, strict=True))
+
+
+def _s7_answer(ref: int, value: int, items: int = 1) -> bytes:
+    """A TPKT/COTP/S7 answer to a read (an item of two bytes)."""
+    return bytes.fromhex(f"0300001b02f08032030000{ref:04x}00020006000004{items:02x}ff040010{value:04x}")
+
+
+def test_segments_of_several_whole_tpkts_are_cacheable_per_pdu() -> None:
+    one = _s7_answer(1, 5)
+    got = _spec(
+        "s7",
+        [
+            _s7_answer(1, 5) + _s7_answer(2, 6),
+            _s7_answer(7, 9) + _s7_answer(8, 1),  # other PDU references and values: the same key
+            _s7_answer(1, 5) + _s7_answer(2, 6, 2),  # an item count differs: another key
+            one,
+            one + one[:10],  # a PDU cut short: carried over by the dissector
+            bytes.fromhex("0300000c02f0003201000000") + one,  # a COTP data unit without its end mark
+        ],
+        to_server=False,
+    )
+    assert [(c, p) for c, p, _, _ in got] == [(True, False)] * 4 + [(False, True)] * 2
+    assert got[0][3] == got[1][3] != got[2][3]
+    assert got[3][3] != got[0][3]
+
+
+def test_segments_of_several_enip_pdus() -> None:
+    identity = bytes.fromhex("630000000000000000000000010203040506070800000000")
+    request = bytes.fromhex(
+        "6f0018000102030400000000010203040506070800000000000000000000020000000000b20008000e03200124013001"
+    )
+    got = _spec("enip", [identity * 2, request, request * 2, identity + request, identity * 2 + identity[:20]])
+    # several ListIdentity: whole, cacheable; a paired request among several: dissected, and partial (the
+    # pairing follows one PDU per packet), with the pair value of the segment's first PDU
+    assert [(c, p) for c, p, _, _ in got] == [(True, False), (True, False), (False, True), (False, True), (False, True)]
+    assert got[2][2] == got[1][2] >= 0
+
+
+def test_segments_of_several_ads_and_c37118_pdus() -> None:
+    ads = bytes.fromhex("000020000000c0a8000101015303c0a800020101208004000400000000000000000001000000")
+    got = _spec("ads", [ads * 2, ads * 3, ads + ads[:7]])
+    assert [(c, p) for c, p, _, _ in got] == [(True, False), (True, False), (False, True)]
+    assert got[0][3] != got[1][3]
+    # C37.118 data frames: the measurements (from SOC on) are don't-care in each
+    got = _spec("c37.118", [bytes.fromhex(f"aa0100100001{soc:08x}000000000000" * 2) for soc in (1, 2)], False)
+    assert [(c, p) for c, p, _, _ in got] == [(True, False)] * 2
+    assert got[0][3] == got[1][3]

@@ -16,11 +16,14 @@ packet's observations) and when the counts are handed over (:meth:`RepeatFilter.
 What is blanked is declared per protocol in :data:`SPECS`, one entry per dissector,
 written from the protocol's framing:
 
-* a ``framing`` check: TCP packets are candidates only when they hold exactly one
-  whole PDU (by the protocol's length field), so a skipped packet can never be half
-  of a message the dissector's stream reassembly needs. Protocols with no spec are
-  always dissected; stateless datagram and frame dissectors (CDP, LLDP, NetBIOS, DHCP,
-  SNMP) are skipped when the whole payload repeats byte for byte;
+* a ``framing`` check: TCP packets are candidates only when they hold whole PDUs that
+  tile the segment exactly (by the protocol's length field: one, or for Modbus, IEC 104,
+  TPKT, EtherNet/IP, ADS and C37.118 several, each read and blanked where it lies, see
+  :func:`_stream`), so a skipped packet can never be half of a message the dissector's
+  stream reassembly needs. A segment that does not tile is a *partial* PDU: the dissector
+  may carry its bytes over, so nothing more of that flow direction is skipped. Protocols
+  with no spec are always dissected; stateless datagram and frame dissectors (CDP, LLDP,
+  NetBIOS, DHCP, SNMP) are skipped when the whole payload repeats byte for byte;
 * ``holes``: byte ranges blanked in every packet (e.g. the Modbus transaction id);
 * ``tail``: where the don't-care tail begins (e.g. the register values of a Modbus
   read response), or the length when the whole payload counts;
@@ -176,14 +179,14 @@ def _modbus(f: Fields) -> Cut:
     return Cut(done, n.copy(), holes, partial=~done)
 
 
-def _tpkt(f: Fields) -> Cut:
-    """Port 102: TPKT/COTP carrying S7comm, S7comm-plus or MMS."""
+def _tpkt_pdu(f: Fields) -> Cut:
+    """Port 102: one TPKT/COTP PDU carrying S7comm, S7comm-plus or MMS."""
     n = f.length
     ok = (n >= 7) & (f.u8(0) == 3) & (f.be16(2) == n)
     whole = ok.copy()
     tail = n.copy()
     holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
-    s7 = (f.u8(5) == 0xF0) & (f.u8(7) == 0x32)
+    s7 = (f.u8(4) == 2) & (f.u8(5) == 0xF0) & (f.u8(7) == 0x32)  # COTP DT (its 3-byte header), S7comm
     rosctr = f.u8(8)
     # userdata (SZL reads and answers, cyclic data, diagnostics): every byte counts but the sequence
     # number and the data unit reference; an answer with more data units to follow is kept by the
@@ -200,13 +203,14 @@ def _tpkt(f: Fields) -> Cut:
     values = s7 & (((rosctr == 3) & (function == 0x04)) | ((rosctr == 1) & (function == 0x05)))
     tail = np.where(values, np.minimum(data, n), tail)  # values read or written
     holes.append((np.where(s7, 11, 0), np.where(s7, 13, 0)))  # PDU reference
-    # a COTP data unit without its end-of-TSDU mark: the dissector keeps it for the next one
-    more |= (f.u8(5) == 0xF0) & ((f.u8(6) & 0x80) == 0)
+    # a COTP data unit (as the dissectors tell it: the high nibble) without its end-of-TSDU mark: the
+    # dissector keeps it for the next one
+    more |= ((f.u8(5) & 0xF0) == 0xF0) & ((f.u8(6) & 0x80) == 0)
     return Cut(ok & ~more, tail, holes, partial=~whole | more)
 
 
-def _enip(f: Fields) -> Cut:
-    """EtherNet/IP encapsulation; CIP replies are named after their request, so they are paired."""
+def _enip_pdu(f: Fields) -> Cut:
+    """One EtherNet/IP encapsulation PDU; CIP replies are named after their request, so they are paired."""
     n = f.length
     cmd = f.le16(0)
     ok = (n >= 24) & (n == 24 + f.le16(2))
@@ -236,7 +240,8 @@ def _enip(f: Fields) -> Cut:
     return Cut(ok, tail, holes, pair, partial=~whole)
 
 
-def _c37118(f: Fields) -> Cut:
+def _c37118_pdu(f: Fields) -> Cut:
+    """One C37.118 frame: a data frame counts by its SOC, FRAMESIZE and IDCODE (the rest is don't-care)."""
     n = f.length
     ok = (n >= 16) & (f.u8(0) == 0xAA) & (f.be16(2) == n)
     data_frame = (f.u8(1) & 0x70) == 0
@@ -244,10 +249,115 @@ def _c37118(f: Fields) -> Cut:
     return Cut(ok, tail, partial=~ok)
 
 
-def _ads(f: Fields) -> Cut:
+def _ads_pdu(f: Fields) -> Cut:
+    """One AMS/TCP packet: every byte counts."""
     n = f.length
     ok = (n >= 38) & (n == 6 + f.le32(2))
     return Cut(ok, n.copy(), partial=~ok)
+
+
+STREAM_PDUS = 16  # PDUs per TCP segment followed for TPKT, EtherNet/IP, ADS and C37.118
+
+
+def _stream(pdu: Spec, size: Callable[[Fields], tuple[np.ndarray, np.ndarray]]) -> Spec:
+    """The spec of a TCP stream protocol whose segments may hold several whole PDUs, from the spec of
+    one PDU and ``size``: per packet, the length of the PDU at the start of the payload (by its length
+    field) and whether its header is one the dissectors walk on by.
+
+    A segment that is one PDU is what ``pdu`` says of it. A segment of several whole PDUs (at most
+    :data:`STREAM_PDUS`) that tile it exactly leaves nothing for the dissector to carry over, so it is
+    not partial: each PDU is read on its own by ``pdu`` (its bytes only), its holes and its don't-care
+    tail (a hole but in the last PDU) are blanked where it lies, and the segment is cacheable when every
+    PDU is; a PDU that ``pdu`` calls partial (a COTP data unit without its end mark, an answer with
+    more to follow) makes the segment partial. Pairing follows one PDU per packet: a segment of several
+    with a paired PDU is dissected and stays partial (the dissector's requests of that direction are
+    then never skipped), and takes the pair value ``pdu`` gives the whole segment, as when it was read
+    as one PDU. Segments that do not tile are partial and dissected."""
+
+    def spec(f: Fields) -> Cut:
+        cut = pdu(f)  # the segment as one PDU: exact for single-PDU segments (and whatever is not whole)
+        first, valid = size(f)
+        n = f.length
+        multi = np.flatnonzero(valid & (first < n))
+        if not len(multi):
+            return cut
+        count = len(n)
+        several = np.zeros(count, dtype=bool)
+        several[multi] = True
+        cacheable = cut.cacheable & ~several
+        partial = (cut.partial if cut.partial is not None else ~cut.cacheable) | several
+        tail = np.where(several, n, cut.tail)
+        holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
+        for lo, hi in cut.holes:  # read across PDUs: dropped for segments of several
+            lo_ = np.broadcast_to(lo, (count,))
+            holes.append((lo_, np.where(several, lo_, hi)))
+        # the PDUs of segments of several, walked: ``act``, those whose next PDU starts at ``at``
+        ok = np.ones(len(multi), dtype=bool)  # every PDU cacheable
+        more = np.zeros(len(multi), dtype=bool)  # a PDU the dissector keeps for what follows
+        paired = np.zeros(len(multi), dtype=bool)
+        ended = np.zeros(len(multi), dtype=bool)  # the last PDU ends with the segment
+        act = np.arange(len(multi))
+        at = np.zeros(len(multi), dtype=np.int64)
+        head = Fields(f.data, f.off[multi], n[multi], f.to_server[multi])  # from the next PDU on
+        for _ in range(STREAM_PDUS):
+            if not len(act):
+                break
+            length, good = size(head)
+            fits = np.flatnonzero(good & (length <= head.length))
+            act, at, length = act[fits], at[fits], length[fits]
+            off, rest, to_server = head.off[fits], head.length[fits], head.to_server[fits]
+            one = pdu(Fields(f.data, off, length, to_server))  # the PDU alone
+            ok[act] &= one.cacheable
+            if one.partial is not None:
+                more[act] |= one.partial
+            if one.pair is not None:
+                paired[act] |= one.pair >= 0
+            last = length == rest
+            rows = multi[act]
+            for lo, hi in [*one.holes, (np.where(last, length, one.tail), length)]:  # + the don't-care tail
+                lo_full, hi_full = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
+                lo_full[rows], hi_full[rows] = at + lo, at + hi
+                holes.append((lo_full, hi_full))
+            tail[rows[last]] = (at + one.tail)[last]  # the last PDU's don't-care tail is the segment's
+            ended[act[last]] = True
+            keep = np.flatnonzero(~last)
+            act, at = act[keep], at[keep] + length[keep]
+            head = Fields(f.data, off[keep] + length[keep], rest[keep] - length[keep], to_server[keep])
+        cacheable[multi] = ended & ~more & ok & ~paired
+        partial[multi] = ~ended | more | paired
+        return Cut(cacheable, tail, holes, cut.pair, partial)
+
+    spec.__name__ = spec.__qualname__ = pdu.__name__.removesuffix("_pdu")
+    return spec
+
+
+def _tpkt_size(f: Fields) -> tuple[np.ndarray, np.ndarray]:
+    # the MMS dissector walks TPKTs by version and length; the S7 one stops at a reserved byte other
+    # than 0 (the rest of the segment is dropped, nothing carried): either way nothing is kept
+    length = f.be16(2)
+    return length, (f.u8(0) == 3) & (length >= 7)
+
+
+def _enip_size(f: Fields) -> tuple[np.ndarray, np.ndarray]:
+    # an unknown command ends the dissector's walk (the rest is dropped, nothing carried)
+    length = 24 + f.le16(2)
+    return length, length <= f.length
+
+
+def _ads_size(f: Fields) -> tuple[np.ndarray, np.ndarray]:
+    length = 6 + f.le32(2)
+    return length, length >= 38
+
+
+def _c37118_size(f: Fields) -> tuple[np.ndarray, np.ndarray]:
+    length = f.be16(2)
+    return length, (f.u8(0) == 0xAA) & (length >= 16)
+
+
+_tpkt = _stream(_tpkt_pdu, _tpkt_size)
+_enip = _stream(_enip_pdu, _enip_size)
+_ads = _stream(_ads_pdu, _ads_size)
+_c37118 = _stream(_c37118_pdu, _c37118_size)
 
 
 def _bacnet(f: Fields) -> Cut:
