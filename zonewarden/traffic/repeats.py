@@ -204,8 +204,9 @@ def _tpkt_pdu(f: Fields) -> Cut:
     tail = np.where(values, np.minimum(data, n), tail)  # values read or written
     holes.append((np.where(s7, 11, 0), np.where(s7, 13, 0)))  # PDU reference
     # a COTP data unit (as the dissectors tell it: the high nibble) without its end-of-TSDU mark: the
-    # dissector keeps it for the next one
-    more |= ((f.u8(5) & 0xF0) == 0xF0) & ((f.u8(6) & 0x80) == 0)
+    # dissector keeps it for the next one; one whose header is not 3 bytes long has its S7 PDU elsewhere
+    # than where it is read here (an answer with more to follow would go unseen): taken as such too
+    more |= ((f.u8(5) & 0xF0) == 0xF0) & (((f.u8(6) & 0x80) == 0) | (f.u8(4) != 2))
     return Cut(ok & ~more, tail, holes, partial=~whole | more)
 
 
