@@ -201,3 +201,27 @@ def test_skipping_repeats_never_changes_the_result(tmp_path_factory, frames) -> 
     fast, every = discover([cap]), discover([cap], skip_repeats=False)
     assert _events(fast) == _events(every)
     assert _hosts(fast) == _hosts(every)
+
+
+def test_an_identity_request_does_not_stop_skipping(tmp_path) -> None:
+    """A whole FC 43 request is always dissected, but it leaves no carried bytes: the polls after it in
+    the same direction are still skipped (before, one identity request tainted its direction for good)."""
+    eth = bytes.fromhex("0200000000020200000000010800")
+    frames = []
+    for i in range(200):
+        payload = (
+            struct.pack(">HHHBBBBB", 1, 0, 5, 1, 43, 14, 1, 0)
+            if i == 0
+            else struct.pack(">HHHBBHH", i, 0, 6, 1, 3, 0, 2)
+        )
+        tcp = struct.pack(">HHIIBBHHH", 40000, 502, i, 0, 0x50, 0x18, 8192, 0, 0)
+        hosts = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0, 64, 6, 0, *hosts)
+        frames.append(eth + ip + tcp + payload)
+    cap = tmp_path / "identity.pcap"
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    out += [struct.pack("<IIII", 1_700_000_000 + k, 0, len(f), len(f)) + f for k, f in enumerate(frames)]
+    cap.write_bytes(b"".join(out))
+    fast, every = discover([cap]), discover([cap], skip_repeats=False)
+    assert _events(fast) == _events(every) and _hosts(fast) == _hosts(every)
+    assert fast.stats["repeated_packets"] == 198

@@ -153,7 +153,8 @@ def _modbus(f: Fields) -> Cut:
     """Modbus/TCP: one or several whole MBAP frames; each frame's transaction id and values are blanked."""
     n = f.length
     count = len(n)
-    done = np.zeros(count, dtype=bool)
+    done = np.zeros(count, dtype=bool)  # the frames tile the segment
+    dissected = np.zeros(count, dtype=bool)  # a frame is always dissected (FC 17, 43, 90)
     holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
     act = np.flatnonzero(n >= 8)  # the packets whose next frame is read (sub: their fields), at offset ``at``
     sub = f if len(act) == count else Fields(f.data, f.off[act], n[act], f.to_server[act])
@@ -163,20 +164,22 @@ def _modbus(f: Fields) -> Cut:
             break
         end = sub.be16(at + 4) + (at + 6)
         values = _MODBUS_VALUES[sub.u8(at + 7) + 256 * sub.to_server] + at
-        fits = (end >= at + 8) & (end <= sub.length) & (values >= at)
-        values = np.minimum(values, end)
+        fits = (end >= at + 8) & (end <= sub.length)
+        dissected[act[fits & (values < at)]] = True
+        values = np.minimum(np.maximum(values, at), end)
         if len(act) == count:  # every packet: the holes of those whose frame does not fit are never used
             holes += [(at, at + 2), (values, end)]  # transaction id, values
         else:
             cols = np.zeros((4, count), dtype=np.int64)
             cols[0, act], cols[1, act], cols[2, act], cols[3, act] = at, at + 2, values, end
             holes += [(cols[0], cols[1]), (cols[2], cols[3])]
-        # a frame that does not fit: the segment is dissected
+        # a frame that does not fit: the segment is dissected, and partial (the dissector may keep its bytes)
         done[act[fits & (end == sub.length)]] = True
         more = np.flatnonzero(fits & (end < sub.length))
         act, at = act[more], end[more]
         sub = Fields(sub.data, sub.off[more], sub.length[more], sub.to_server[more])
-    return Cut(done, n.copy(), holes, partial=~done)
+    # an identity request or a UMAS frame is dissected, but a whole one leaves nothing behind: not partial
+    return Cut(done & ~dissected, n.copy(), holes, partial=~done)
 
 
 def _tpkt_pdu(f: Fields) -> Cut:
