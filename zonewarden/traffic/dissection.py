@@ -56,7 +56,10 @@ EPHEMERAL = next(p for p in range(65535, 0, -1) if p not in TCP_PORTS and p not 
 
 
 def _token(n: int) -> str:
-    return f"{_MARK}{n}\x1f\x00"
+    return _TOKENS[n] if n < len(_TOKENS) else f"{_MARK}{n}\x1f\x00"
+
+
+_TOKENS = [f"{_MARK}{n}\x1f\x00" for n in range(16)]  # shared by every flow (a flow has a few addresses)
 
 
 def address_text(aid: int | tuple[int, int]) -> str:
@@ -73,15 +76,14 @@ Template = tuple[int, Observation, Plan | None]  # signature id, observation wit
 
 
 class _Flow:
-    """A flow's place in the memo, its address tokens, and the packets followed on the memo."""
+    """A flow's place in the memo, whether its dissector state is its own, and its address tokens."""
 
-    __slots__ = ("canon", "genuine", "ids", "node", "texts")
+    __slots__ = ("canon", "genuine", "ids", "node")
 
     def __init__(self) -> None:
         self.node = 0  # memo trie node reached; -1: off the memo (it was full)
         self.genuine = False  # the dissector states hold this flow's own packets
         self.ids: dict[Any, str] = {}  # address id -> token
-        self.texts: dict[str, str] = {}  # token -> address text
         self.canon: dict[tuple[Any, ...], int] = {}  # ends -> the id of their view (Dissection.views)
 
 
@@ -243,7 +245,6 @@ class Dissection:
         token = flow.ids.get(aid)
         if token is None:
             token = flow.ids[aid] = _token(len(flow.ids))
-            flow.texts[token] = address_text(aid)
         return token
 
     def _run(self, row: int, pkt: Packet) -> list[Observation]:
@@ -335,7 +336,11 @@ class Dissection:
         """The first finding of its signature in the flow: added to the inventory and the events."""
         if len(self.aggregates) >= MAX_AGGREGATES:
             self.account()
-        obs = template if flow is None else _real(template, plan, flow.texts, number, time, file)
+        if flow is None:
+            obs = template
+        else:  # the texts are made here, once per signature and flow, not kept per flow (memory per flow)
+            texts = {token: address_text(aid) for aid, token in flow.ids.items()}
+            obs = _real(template, plan, texts, number, time, file)
         self.builder.add_observation(obs)
         ev = self.log.add(file, obs)
         self.per_protocol[obs.protocol] += 1
