@@ -8,6 +8,7 @@ returns plain data; the shell decides how to show or store it.
 
 from __future__ import annotations
 
+import socket
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,9 +211,23 @@ def _group_mac(key: str) -> bool:
         return False
 
 
+def _v4_int(text: str) -> int | None:
+    """A dotted-quad IPv4 address as an int (strict: what inet_pton accepts), else None; the fast path of
+    the address checks below (a scan capture has hundreds of thousands of hosts)."""
+    if text.count(".") != 3:
+        return None
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except OSError:
+        return None
+
+
 def _not_a_host(ip: str) -> bool:
     import ipaddress
 
+    v4 = _v4_int(ip)
+    if v4 is not None:  # multicast (224/4), unspecified, or a .255 broadcast (255.255.255.255 included)
+        return (v4 >> 28) == 0xE or v4 == 0 or (v4 & 0xFF) == 0xFF
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -225,6 +240,9 @@ def _not_a_host(ip: str) -> bool:
 def _sort_key(key: str) -> tuple:
     import ipaddress
 
+    v4 = _v4_int(key)
+    if v4 is not None:
+        return (0, 4, v4)
     try:
         address = ipaddress.ip_address(key)
         return (0, address.version, int(address))
