@@ -43,9 +43,8 @@ def capture_files(paths: list[Path]) -> list[Path]:
         if not path.is_dir():
             out.append(path)
             continue
-        found = sorted(p for p in path.rglob("*") if p.is_file())
-        out += [p for p in found if is_capture_file(p)]
-        skipped += [p for p in found if not is_capture_file(p)]
+        for p in sorted(p for p in path.rglob("*") if p.is_file()):
+            (out if is_capture_file(p) else skipped).append(p)
     if skipped:
         err_console.print(
             f"skipped {len(skipped)} file(s) in folders that are not pcap or pcapng captures, e.g. {skipped[0]}",

@@ -51,6 +51,7 @@ _PCAP_MAGICS: dict[bytes, tuple[str, int, int]] = {  # magic -> (byte order, ns 
     b"\xa1\xb2\xcd\x34": (">", 1000, 24),
 }
 _SHB = 0x0A0D0D0A
+_PCAPNG = _SHB.to_bytes(4, "big")  # how a pcapng file starts (the block type reads the same both ways)
 _BOM_LE = b"\x4d\x3c\x2b\x1a"
 _BOM_BE = b"\x1a\x2b\x3c\x4d"
 _GZIP = b"\x1f\x8b"
@@ -71,7 +72,7 @@ def is_capture_file(path: Path) -> bool:
                     head = inner.read(4)
     except (OSError, EOFError):
         return False
-    return head in _PCAP_MAGICS or head == b"\x0a\x0d\x0d\x0a"
+    return head in _PCAP_MAGICS or head == _PCAPNG
 
 
 def windows(buf: bytes, width: int) -> np.ndarray:
@@ -269,7 +270,7 @@ class Capture:
         self._head = head
         if head in _PCAP_MAGICS:
             fmt = "pcap"
-        elif head == b"\x0a\x0d\x0d\x0a":
+        elif head == _PCAPNG:
             fmt = "pcapng"
         else:
             self.close()

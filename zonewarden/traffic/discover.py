@@ -224,7 +224,7 @@ def _reassembled(h: Any, rows: np.ndarray, reassembler: Reassembler, first_rows:
 
 def _ids(h: Any, i: int) -> tuple[Any, Any, Any, Any]:
     """(source, destination, source MAC, destination MAC) address ids of row ``i`` (see address_text)."""
-    src_mac, dst_mac = (int(m[0]) for m in h.macs(np.array([i])))
+    src_mac, dst_mac = (int(m[i]) for m in h.macs())  # the batch's MAC columns (kept once gathered)
     sm = -src_mac - 1 if src_mac else None
     dm = -dst_mac - 1 if dst_mac else None
     version = int(h.ip_version[i])
@@ -252,13 +252,10 @@ def _feed(
         sport, dport = h.sport[picked].tolist(), h.dport[picked].tolist()
         ends = list(zip(h.src4[picked].tolist(), h.dst4[picked].tolist(), smacs, dmacs, sport, dport, strict=True))
         transports = [TRANSPORT_NAMES.get(p, "ip") for p in h.proto[picked].tolist()]
-        for k in np.flatnonzero(version != 4).tolist():
+        for k in np.flatnonzero(version != 4).tolist():  # IPv6 and non-IP frames: few, one at a time
             i = int(picked[k])
-            if version[k] == 6:
-                s6, d6 = h.src6[i].tolist(), h.dst6[i].tolist()
-                ends[k] = ((s6[0], s6[1]), (d6[0], d6[1]), smacs[k], dmacs[k], sport[k], dport[k])
-            else:
-                ends[k] = (smacs[k], dmacs[k], smacs[k], dmacs[k], sport[k], dport[k])
+            ends[k] = (*_ids(h, i), sport[k], dport[k])
+            if version[k] != 6:
                 transports[k] = "eth" if int(h.linktype[i]) in ETHERNET_LIKE else "raw"
         offsets = h.payload_off[picked]
         buf = h.raw.buf
@@ -284,10 +281,6 @@ def _datagram(packet: Callable[..., None], name: str, row: int, args: tuple[Any,
     """A datagram reassembled from fragments to the dissection stage."""
     number, time, transport, sport, dport, ethertype, payload, ids = args
     packet(name, row, number, time, transport, ethertype, payload, (*ids, sport, dport), group)
-
-
-def _v4(value: int) -> str:
-    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
 
 
 def _bind_macs(h: Any, macs: dict[int, set[int]]) -> None:

@@ -336,29 +336,29 @@ class Dissection:
         """The first finding of its signature in the flow: added to the inventory and the events."""
         if len(self.aggregates) >= MAX_AGGREGATES:
             self.account()
-        if flow is None:
+        if flow is None or plan is None:  # a packet dissected with its own addresses
             obs = template
         else:  # the texts are made here, once per signature and flow, not kept per flow (memory per flow)
             texts = {token: address_text(aid) for aid, token in flow.ids.items()}
             obs = _real(template, plan, texts, number, time, file)
-        self.builder.add_observation(obs)
-        ev = self.log.add(file, obs)
-        self.per_protocol[obs.protocol] += 1
-        if row >= 0 and self.protocol_of_flow[row] is None and obs.message != "malformed":
-            self.protocol_of_flow[row] = obs.protocol
-        agg = self.aggregates[(row, signature)] = Aggregate(obs, ev, number, time)
+        agg = self.aggregates[(row, signature)] = Aggregate(obs, self._add(file, row, obs), number, time)
         return agg
 
     def _each(self, file: str, row: int, found: list[Observation]) -> None:
         """The reference: every observation added on its own."""
         for obs in found:
-            self.builder.add_observation(obs)
-            self.log.add(file, obs)
-            self.per_protocol[obs.protocol] += 1
-            if row >= 0 and self.protocol_of_flow[row] is None and obs.message != "malformed":
-                self.protocol_of_flow[row] = obs.protocol
+            self._add(file, row, obs)
             if self.kept is not None:
                 self.kept.append(obs)
+
+    def _add(self, file: str, row: int, obs: Observation) -> Event | None:
+        """One observation into the inventory, the event log and the counts; its event."""
+        self.builder.add_observation(obs)
+        ev = self.log.add(file, obs)
+        self.per_protocol[obs.protocol] += 1
+        if row >= 0 and self.protocol_of_flow[row] is None and obs.message != "malformed":
+            self.protocol_of_flow[row] = obs.protocol
+        return ev
 
     def account(self) -> None:
         """Add the counted findings to the inventory and the events, and forget them (at the end of a
@@ -403,11 +403,9 @@ def _sub(value: Any, texts: dict[str, str]) -> Any:
     return value
 
 
-def _real(
-    template: Observation, plan: Plan | None, texts: dict[str, str], number: int, time: float, file: str
-) -> Observation:
+def _real(template: Observation, plan: Plan, texts: dict[str, str], number: int, time: float, file: str) -> Observation:
     """The observation with the flow's addresses, packet number, time and file."""
-    marked_details, marked_identity = plan if plan is not None else (tuple(template.details), True)
+    marked_details, marked_identity = plan
     details = dict(template.details)
     for key in marked_details:
         details[key] = _sub(details[key], texts)
