@@ -263,13 +263,13 @@ def _ads_pdu(f: Fields) -> Cut:
 STREAM_PDUS = 16  # PDUs per TCP segment followed for TPKT, EtherNet/IP, ADS and C37.118
 
 
-def _stream(pdu: Spec, size: Callable[[Fields], tuple[np.ndarray, np.ndarray]]) -> Spec:
+def _stream(pdu: Spec, size: Callable[[Fields], tuple[np.ndarray, np.ndarray]], pdus: int = STREAM_PDUS) -> Spec:
     """The spec of a TCP stream protocol whose segments may hold several whole PDUs, from the spec of
     one PDU and ``size``: per packet, the length of the PDU at the start of the payload (by its length
     field) and whether its header is one the dissectors walk on by.
 
     A segment that is one PDU is what ``pdu`` says of it. A segment of several whole PDUs (at most
-    :data:`STREAM_PDUS`) that tile it exactly leaves nothing for the dissector to carry over, so it is
+    ``pdus``) that tile it exactly leaves nothing for the dissector to carry over, so it is
     not partial: each PDU is read on its own by ``pdu`` (its bytes only), its holes and its don't-care
     tail (a hole but in the last PDU) are blanked where it lies, and the segment is cacheable when every
     PDU is; a PDU that ``pdu`` calls partial (a COTP data unit without its end mark, an answer with
@@ -303,7 +303,7 @@ def _stream(pdu: Spec, size: Callable[[Fields], tuple[np.ndarray, np.ndarray]]) 
         act = np.arange(len(multi))
         at = np.zeros(len(multi), dtype=np.int64)
         head = Fields(f.data, f.off[multi], n[multi], f.to_server[multi])  # from the next PDU on
-        for _ in range(STREAM_PDUS):
+        for _ in range(pdus):
             if not len(act):
                 break
             length, good = size(head)
@@ -455,41 +455,26 @@ def _dnp3(f: Fields) -> Cut:
 IEC104_APDUS = 32  # APDUs per TCP segment followed (a station sends several in one: spontaneous data, acks)
 
 
-def _iec104(f: Fields) -> Cut:
-    """One or several whole APDUs per segment: per APDU, the I-format sequence numbers (S-format: the
-    receive number) are blanked and the information objects (addresses and values) are don't-care."""
+def _iec104_pdu(f: Fields) -> Cut:
+    """One APDU: I-format sequence numbers (S-format: the receive number) blanked, the information objects
+    (addresses and values, after type, VSQ, COT, originator and common address) don't-care."""
     n = f.length
-    count = len(n)
-    ok = n >= 6
-    done = np.zeros(count, dtype=bool)
-    pos = np.zeros(count, dtype=np.int64)
-    holes: list[tuple[np.ndarray | int, np.ndarray | int]] = []
-    act = np.flatnonzero(ok)  # the packets whose next APDU is read
-    for _ in range(IEC104_APDUS):
-        if not len(act):
-            break
-        sub = Fields(f.data, f.off[act], n[act], f.to_server[act])
-        at = pos[act]
-        length = sub.u8(at + 1)
-        end = at + 2 + length
-        fits = (sub.u8(at) == 0x68) & (length >= 4) & (end <= sub.length)
-        control = sub.u8(at + 2)
-        i_format = (control & 1) == 0
-        s_format = (control & 3) == 1
-        lo_s, hi_s = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
-        lo_v, hi_v = np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64)
-        good = act[fits]
-        lo_s[good] = np.where(i_format, at + 2, np.where(s_format, at + 4, 0))[fits]
-        hi_s[good] = np.where(i_format | s_format, at + 6, 0)[fits]
-        # APCI + type, VSQ, COT, OA, common address count; the information objects do not
-        lo_v[good] = np.where(i_format, np.minimum(at + 12, end), end)[fits]
-        hi_v[good] = end[fits]
-        holes += [(lo_s, hi_s), (lo_v, hi_v)]
-        ok[act[~fits]] = False  # an APDU that does not fit: the segment is dissected
-        pos[good] = end[fits]
-        done[good[pos[good] == n[good]]] = True
-        act = good[pos[good] < n[good]]
-    return Cut(ok & done, n.copy(), holes, partial=~done)
+    length = f.u8(1)
+    whole = (f.u8(0) == 0x68) & (length >= 4) & (length + 2 == n)
+    control = f.u8(2)
+    i_format = (control & 1) == 0
+    s_format = (control & 3) == 1
+    sequence = (np.where(i_format, 2, np.where(s_format, 4, 0)), np.where(i_format | s_format, 6, 0))
+    objects = (np.where(i_format, np.minimum(12, n), n), n)
+    return Cut(whole, n.copy(), [sequence, objects], partial=~whole)
+
+
+def _iec104_size(f: Fields) -> tuple[np.ndarray, np.ndarray]:
+    length = f.u8(1)
+    return length + 2, (f.u8(0) == 0x68) & (length >= 4)
+
+
+_iec104 = _stream(_iec104_pdu, _iec104_size, IEC104_APDUS)
 
 
 def _exact(f: Fields) -> Cut:
