@@ -206,3 +206,60 @@ def test_guess_app_protocols_and_flag_text(tmp_path: Path) -> None:
     table.guess_app_protocols({502: "modbus"}, {})
     assert table.records()[0]["app_protocol"] == "modbus"
     assert flag_text(0x12) == "SYN,ACK" and flag_text(0x100) == "NS"
+
+
+RST = 0x04
+
+
+def _probe(frames: list[tuple[int, bytes]], t: int, sport: int, dport: int, replies: list[int]) -> None:
+    """A SYN from CLIENT to SERVER:dport, then the server's replies (TCP flags, no payload)."""
+    frames.append((t, eth(ipv4(CLIENT, SERVER, 6, tcp(sport, dport, SYN, b"")))))
+    for k, flags in enumerate(replies, 1):
+        frames.append((t + k, eth(ipv4(SERVER, CLIENT, 6, tcp(dport, sport, flags, b"")))))
+
+
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+def test_flow_states_from_what_each_side_sent(tmp_path: Path, chunk: int) -> None:
+    """unanswered, rejected, bare handshake, conversations; payload bytes counted per direction, across
+    batches (a 64-byte chunk holds less than one frame: every packet is its own batch)."""
+    frames = [(t + 100, f) for t, f in handshake()]
+    _probe(frames, 10_000_000_000, 40001, 23, [])  # nothing back: no host, or a filtered port
+    _probe(frames, 11_000_000_000, 40002, 102, [RST | ACK])  # closed port
+    _probe(frames, 12_000_000_000, 40003, 80, [SYN | ACK])  # open port, no data (a SYN scan)
+    frames.append((13_000_000_000, eth(ipv4(CLIENT, SERVER, 17, udp(40004, 161, b"")))))  # empty UDP, no answer
+    frames.append((14_000_000_000, eth(ipv4(CLIENT, SERVER, 17, udp(40005, 514, b"<13>boot")))))  # one-way telemetry
+    frames.sort()
+    records = {r["server_port"]: r for r in table_of(tmp_path, frames, chunk).records()}
+    state = {port: r["state"] for port, r in records.items()}
+    assert state == {
+        502: "two-way",
+        23: "unanswered",
+        102: "rejected",
+        80: "no-data",
+        161: "unanswered",
+        514: "one-way",
+    }
+    modbus = records[502]
+    assert (modbus["payload_to_server"], modbus["payload_to_client"]) == (12, 11)
+    assert (records[514]["payload_to_server"], records[514]["payload_to_client"]) == (8, 0)
+    assert records[102]["tcp_flags_text"] == "SYN,RST,ACK"
+
+
+def test_a_reset_after_data_is_not_a_rejection(tmp_path: Path) -> None:
+    frames = handshake()
+    frames.append((8_000_000_000, eth(ipv4(SERVER, CLIENT, 6, tcp(502, 50000, RST | ACK, b"")))))
+    (rec,) = table_of(tmp_path, frames).records()
+    assert rec["state"] == "two-way"
+
+
+@needs_shared
+def test_flow_records_are_made_on_demand_chunk_by_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    table, _ = flows_from_capture(PCAPS / "goose/Sample_File_MMS_and_GOOSE.pcap")
+    every = table.records()
+    monkeypatch.setattr(flows_module.FlowRecords, "CHUNK", 3)
+    lazy = flows_module.FlowRecords(table)
+    assert len(lazy) == len(every) > 3
+    assert list(lazy) == every == list(lazy)  # again: made anew, the same
+    assert lazy[0] == every[0] and lazy[-1] == every[-1] and lazy[1:4] == every[1:4]
+    with pytest.raises(IndexError):
+        lazy[len(every)]

@@ -120,3 +120,25 @@ def test_communication_map():
     assert all(e["cross_zone"] for e in graph["edges"])
     svg = map_svg(graph)
     assert svg.startswith("<svg") and "modbus" in svg and PLC in svg
+
+
+def test_probes_say_nothing_of_services():
+    """A scan's flows carry no data: the hosts it touched serve nothing, the scanner uses nothing, the
+    target of an unanswered probe is no host, and the map draws no edge for a probe."""
+    scanner, dead, closed, listening = "10.9.0.66", "10.1.0.200", "10.1.0.11", "10.1.0.12"
+    b = _builder()
+    b.add_flow({**_flow(scanner, dead, "modbus", 502, packets=1), "state": "unanswered"})
+    b.add_flow({**_flow(scanner, closed, "s7", 102, packets=2), "state": "rejected"})
+    b.add_flow({**_flow(scanner, listening, "modbus", 502, packets=3), "state": "no-data"})
+    b.add_flow({**_flow(scanner, PLC, "enip", 44818, packets=2), "state": "rejected"})
+    hosts = {h["ip"]: h for h in b.result()}
+    assert dead not in hosts
+    for ip in (closed, listening, scanner):
+        assert hosts[ip]["protocols"] == [] and hosts[ip]["roles"] == [] and hosts[ip]["packets"] > 0
+    assert "enip" not in hosts[PLC]["protocols"] and "plc" in hosts[PLC]["roles"]
+    flows = [
+        {**_flow(scanner, closed, "s7", 102), "state": "rejected"},
+        {**_flow(HMI, PLC, "modbus", 502), "state": "two-way"},
+    ]
+    graph = build_map(list(hosts.values()), flows)
+    assert [(e["source"], e["target"]) for e in graph["edges"]] == [(HMI, PLC)]

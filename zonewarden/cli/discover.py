@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from zonewarden.cli.output import capture_files, capture_progress, console, err_console, fail
+from zonewarden.cli.output import capture_files, capture_progress, console, err_console, fail, print_json
 from zonewarden.cli.workspace import open_workspace
 
 
@@ -65,7 +65,7 @@ def discover_cmd(
         }
         if comparison is not None:
             out["workspace"] = comparison
-        print(json.dumps(out, indent=2, default=str))
+        print_json(out)
     elif fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
@@ -19,6 +21,25 @@ def fail(message: str, code: int = 1) -> None:
     """Print an error for the user and exit with ``code`` (1 bad input, 2 usage)."""
     err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
     raise SystemExit(code)
+
+
+def print_json(document: dict[str, Any]) -> None:
+    """``document`` as indented JSON on stdout, streamed: a value that is a sequence but not a list (the
+    flow records of a discovery, made on demand) is written one compact item per line, never held whole."""
+    write = sys.stdout.write
+    write("{")
+    for n, (key, value) in enumerate(document.items()):
+        write(("," if n else "") + f"\n  {json.dumps(key)}: ")
+        if isinstance(value, Sequence) and not isinstance(value, list | tuple | str):
+            sep = "\n    "
+            write("[")
+            for item in value:
+                write(sep + json.dumps(item, default=str))
+                sep = ",\n    "
+            write("\n  ]" if sep != "\n    " else "]")
+        else:
+            write(json.dumps(value, indent=2, default=str).replace("\n", "\n  "))
+    write("\n}\n")
 
 
 def sl_cell(level: int | None) -> str:

@@ -2,7 +2,8 @@
 
 Thresholds (per capture file): a client that opens flows to at least ``SWEEP_HOSTS`` distinct
 hosts on the same port, or to at least ``PORT_SCAN_PORTS`` distinct ports of one host, where
-most of those flows got no answer or a reset. Polling masters (many outstations, answered) do
+most of those flows carried no data (unanswered, reset, or a bare handshake: see
+``zonewarden.traffic.flows.FLOW_STATES``). Polling masters (many outstations, answered) do
 not count: at least ``UNANSWERED_SHARE`` of the flows must be unanswered or reset.
 """
 
@@ -12,6 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from zonewarden.detect.base import Alert, Context
+from zonewarden.traffic.flows import PROBE_STATES
 
 SWEEP_HOSTS = 16
 PORT_SCAN_PORTS = 16
@@ -35,7 +37,7 @@ class Scan:
             for f in flows:
                 sweep[f["server_port"]].add(f["server"])
                 ports[f["server"]].add(f["server_port"])
-            dead = sum(1 for f in flows if f["packets_to_client"] == 0 or f["tcp_flags"] & _RST)
+            dead = sum(1 for f in flows if _probe(f))
             if dead < UNANSWERED_SHARE * len(flows):
                 continue
             wide = max(sweep.items(), key=lambda kv: len(kv[1]), default=(0, set()))
@@ -66,6 +68,14 @@ class Scan:
                 )
             )
         return out
+
+
+def _probe(flow: dict[str, Any]) -> bool:
+    """A flow that carried no data (see flows.FLOW_STATES); records without a state: unanswered or reset."""
+    state = flow.get("state")
+    if state is not None:
+        return state in PROBE_STATES
+    return flow["packets_to_client"] == 0 or bool(flow["tcp_flags"] & _RST)
 
 
 DETECTOR = Scan()

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -585,12 +586,13 @@ def _conduit_of(compiled: CompiledPolicy, pair: int) -> int:
 
 def check_flows(
     file: str,
-    flows: list[dict[str, Any]],
+    flows: Sequence[dict[str, Any]],
     events: list[Any],
     compiled: CompiledPolicy,
     zone_map: ZoneMap,
 ) -> CheckResult:
     """Judge the flows of one capture file and list its violations (aggregated per conversation)."""
+    flows = flows if isinstance(flows, list) else list(flows)  # judged column by column: made once
     judged = judge_flows(flows, compiled, zone_map) if flows else None
     zones = zone_map.zones
     annotated: list[dict[str, Any]] = []

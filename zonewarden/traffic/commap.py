@@ -13,6 +13,8 @@ from collections import defaultdict
 from html import escape
 from typing import Any
 
+from zonewarden.traffic.flows import PROBE_STATES
+
 TIERS = (
     ("IT and unknown", {"it-host"}),
     ("servers", {"historian", "opc-server"}),
@@ -52,8 +54,8 @@ def build_map(
     known = {n["id"] for n in nodes}
     edges: dict[tuple[str, str], dict[str, Any]] = {}
     for f in flows:
-        if f["client"] not in known or f["server"] not in known:
-            continue
+        if f["client"] not in known or f["server"] not in known or f.get("state") in PROBE_STATES:
+            continue  # a probe (no data: unanswered, rejected, a bare handshake) is not communication
         key = (f["client"], f["server"])
         edge = edges.setdefault(
             key, {"source": f["client"], "target": f["server"], "protocols": set(), "packets": 0, "bytes": 0}

@@ -9,7 +9,7 @@ from the Ethernet headers in bulk.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from zonewarden.traffic.dissection import Dissection
 from zonewarden.traffic.dissectors import ETHERTYPES, TCP_PORTS, UDP_PORTS, for_packet
 from zonewarden.traffic.dissectors.base import Observation
 from zonewarden.traffic.events import Event, EventLog, repeat
-from zonewarden.traffic.flows import FlowTable
+from zonewarden.traffic.flows import FlowRecords, FlowTable
 from zonewarden.traffic.fragments import Reassembler
 from zonewarden.traffic.inventory import InventoryBuilder
 from zonewarden.traffic.repeats import RepeatFilter
@@ -49,7 +49,7 @@ class Discovery:
     """Everything one discovery run found."""
 
     hosts: list[dict[str, Any]]
-    flows: list[dict[str, Any]]
+    flows: Sequence[dict[str, Any]]  # made on demand (FlowRecords): iterate, do not hold them all
     stats: dict[str, Any]
     problems: list[dict[str, Any]]
     observations: list[Observation] = field(default_factory=list)  # kept only when asked (tests, debugging)
@@ -152,15 +152,11 @@ def _discover(
         for warning in status.warnings:
             problems.append({"file": name, "packet": None, "offset": None, "problem": warning})
     table.guess_app_protocols(*port_tables())
-    flows = table.records()
-    for f in flows:
-        builder.add_flow(
-            {
-                **f,
-                "packets": f["packets_to_server"] + f["packets_to_client"],
-                "bytes": f["bytes_to_server"] + f["bytes_to_client"],
-            }
-        )
+    flows = FlowRecords(table)
+    for f in flows:  # each dict is made for this loop only (see FlowRecords)
+        f["packets"] = f["packets_to_server"] + f["packets_to_client"]
+        f["bytes"] = f["bytes_to_server"] + f["bytes_to_client"]
+        builder.add_flow(f)
     _add_macs(builder, macs)
     hosts = builder.result()
     stats = {

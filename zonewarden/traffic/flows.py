@@ -6,8 +6,8 @@ IP packets give IP flows; non-IP frames of Ethernet-like links (ARP, GOOSE, PROF
 RT, LLDP, ...) give layer-2 flows keyed by MAC addresses with ports 0. A non-first IP
 fragment has no ports and so counts towards the flow with ports 0.
 
-Per flow: packets and bytes (wire length) per direction, first and last time seen,
-the OR of the TCP flags seen, the initiator (the source of the first SYN without ACK,
+Per flow: packets, bytes (wire length), application payload bytes and TCP flags (OR)
+per direction, first and last time seen, the initiator (the source of the first SYN without ACK,
 else of the first packet) and ``app_protocol``, which the caller fills (from
 dissectors or :meth:`FlowTable.guess_app_protocols`).
 
@@ -23,9 +23,10 @@ resolved by re-hashing with another seed, so grouping is exact.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -41,6 +42,10 @@ _STATS: dict[str, Any] = {
     "first_ns": np.int64,
     "last_ns": np.int64,
     "tcp_flags": np.int64,
+    "flags_ab": np.int64,  # TCP flags sent a -> b (OR)
+    "flags_ba": np.int64,
+    "payload_ab": np.int64,  # application payload bytes a -> b (after the TCP/UDP header)
+    "payload_ba": np.int64,
     "first_packet": np.int64,
     "initiator": np.int8,  # 0: endpoint a started the flow, 1: endpoint b
     "initiator_syn": np.bool_,  # the initiator comes from a SYN (else from the first packet)
@@ -161,6 +166,10 @@ class FlowTable:
         first = np.minimum.reduceat(ts, starts)
         last = np.maximum.reduceat(ts, starts)
         flags = np.bitwise_or.reduceat(flag_s, starts).astype(np.int64)
+        flags_ab = np.bitwise_or.reduceat(np.where(fwd, flag_s, 0), starts).astype(np.int64)
+        payload = h.payload_len[sel][order]
+        pay_all = np.add.reduceat(payload, starts)
+        pay_ab = np.add.reduceat(payload * fwd, starts)
         syn_dir = np.full(len(starts), -1, np.int64)
         syn = (flag_s & 0x12) == 0x02
         if syn.any():
@@ -185,6 +194,10 @@ class FlowTable:
         cols["bytes_ab"][rows] += by_ab
         cols["bytes_ba"][rows] += by_all - by_ab
         cols["tcp_flags"][rows] |= flags
+        cols["flags_ab"][rows] |= flags_ab
+        cols["flags_ba"][rows] |= np.bitwise_or.reduceat(np.where(fwd, 0, flag_s), starts).astype(np.int64)
+        cols["payload_ab"][rows] += pay_ab
+        cols["payload_ba"][rows] += pay_all - pay_ab
         if known.any():
             which = np.flatnonzero(known)
             kr = rows[which]
@@ -255,65 +268,187 @@ class FlowTable:
 
     def guess_app_protocols(self, tcp: dict[int, str], udp: dict[int, str]) -> None:
         """Fill ``app_protocol`` where still unset from the server's (else the client's) port."""
-        c = {k: v.tolist() for k, v in self.columns().items()}
-        for i in range(self._n):
-            table = tcp if c["proto"][i] == 6 else udp if c["proto"][i] == 17 else None
-            if self.app_protocol[i] is not None or table is None:
-                continue
-            ports = (c["b_port"][i], c["a_port"][i])
-            for port in ports[::-1] if c["initiator"][i] == 1 else ports:
-                if port in table:
-                    self.app_protocol[i] = table[port]
-                    break
+        unset = np.array([p is None for p in self.app_protocol], dtype=bool)
+        if not unset.any():
+            return
+        c = self.columns()
+        names = sorted(set(tcp.values()) | set(udp.values()))
+        code = {name: k for k, name in enumerate(names)}
+        by_port = {}
+        for proto, table in ((6, tcp), (17, udp)):
+            lut = np.full(65536, -1, dtype=np.int64)
+            for port, name in table.items():
+                lut[port] = code[name]
+            by_port[proto] = lut
+        b_first = c["initiator"] == 1
+        server_port = np.where(b_first, c["a_port"], c["b_port"])
+        client_port = np.where(b_first, c["b_port"], c["a_port"])
+        guess = np.full(self._n, -1, dtype=np.int64)
+        for proto, lut in by_port.items():
+            sel = np.flatnonzero(unset & (c["proto"] == proto) & (c["ip_version"] > 0))
+            if len(sel):
+                by_server = lut[server_port[sel]]
+                guess[sel] = np.where(by_server >= 0, by_server, lut[client_port[sel]])
+        for i, k in zip(np.flatnonzero(guess >= 0).tolist(), guess[guess >= 0].tolist(), strict=True):
+            self.app_protocol[i] = names[k]
 
     def records(self) -> list[dict[str, Any]]:
         """One plain dict per flow (JSON-ready), oriented client (the initiator) -> server."""
-        c = {k: v.tolist() for k, v in self.columns().items()}
-        out = []
-        for i in range(self._n):
-            b_first = c["initiator"][i] == 1
-            ends = [_endpoint(c, i, "a"), _endpoint(c, i, "b")]
-            (client, cport), (server, sport) = ends[::-1] if b_first else ends
-            pk = (c["packets_ab"][i], c["packets_ba"][i])
-            by = (c["bytes_ab"][i], c["bytes_ba"][i])
-            if b_first:
-                pk, by = pk[::-1], by[::-1]
-            proto, etype = c["proto"][i], c["ethertype"][i]
-            ip = c["ip_version"][i] > 0
-            out.append(
-                {
-                    "vlan": c["vlan"][i],
-                    "ethertype": etype,
-                    "transport": TRANSPORT_NAMES.get(proto, f"ip-{proto}") if ip else "eth",
-                    "ip_protocol": proto if ip else None,
-                    "client": client,
-                    "client_port": cport,
-                    "server": server,
-                    "server_port": sport,
-                    "packets_to_server": pk[0],
-                    "packets_to_client": pk[1],
-                    "bytes_to_server": by[0],
-                    "bytes_to_client": by[1],
-                    "first_seen": c["first_ns"][i] / 1e9,
-                    "last_seen": c["last_ns"][i] / 1e9,
-                    "first_packet": c["first_packet"][i],
-                    "tcp_flags": c["tcp_flags"][i],
-                    "tcp_flags_text": flag_text(c["tcp_flags"][i]),
-                    "initiator_from": "syn" if c["initiator_syn"][i] else "first-packet",
-                    "app_protocol": self.app_protocol[i],
-                }
-            )
-        return out
+        return list(FlowRecords(self))
 
 
-def _endpoint(c: dict[str, list[Any]], i: int, side: str) -> tuple[str, int]:
-    hi, lo, port = c[f"{side}_hi"][i], c[f"{side}_lo"][i], c[f"{side}_port"][i]
-    version = c["ip_version"][i]
-    if version == 4:
-        return _v4_text(lo), port  # memoized: the same hosts recur flow after flow
-    if version == 6:
-        return str(ipaddress.IPv6Address((hi << 64) | lo)), port
-    return mac_text(lo), port
+class FlowRecords(Sequence[dict[str, Any]]):
+    """The flow records of a table, each dict made when asked for (see :meth:`FlowTable.records`).
+
+    A dict per flow costs about 1.6 kB: a scan that opens a million flows would hold gigabytes
+    of them. This holds the table's columns (about 150 bytes per flow) and makes the dicts of
+    ``CHUNK`` flows at a time while iterating; every iteration makes them again."""
+
+    CHUNK = 8192
+
+    def __init__(self, table: FlowTable) -> None:
+        self._c = table.columns()
+        self._states = flow_states(self._c)
+        self._app = list(table.app_protocol)
+        self._n = len(table)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._make(k, k + 1)[0] for k in range(*i.indices(self._n))]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        return self._make(i, i + 1)[0]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for lo in range(0, self._n, self.CHUNK):
+            yield from self._make(lo, min(lo + self.CHUNK, self._n))
+
+    def _make(self, lo: int, hi: int) -> list[dict[str, Any]]:
+        """The records of flows [lo, hi): columns oriented and converted in bulk, then a dict per row."""
+        c = {k: v[lo:hi] for k, v in self._c.items()}
+        b_first = c["initiator"] == 1
+
+        def oriented(a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
+            return np.where(b_first, c[b], c[a]), np.where(b_first, c[a], c[b])
+
+        version, proto = c["ip_version"], c["proto"]
+        client_hi, server_hi = oriented("a_hi", "b_hi")
+        client_lo, server_lo = oriented("a_lo", "b_lo")
+        client_port, server_port = oriented("a_port", "b_port")
+        to_server, to_client = oriented("packets_ab", "packets_ba")
+        bytes_ts, bytes_tc = oriented("bytes_ab", "bytes_ba")
+        pay_ts, pay_tc = oriented("payload_ab", "payload_ba")
+        pairs = list(zip(proto.tolist(), (version > 0).tolist(), strict=True))
+        transport = [TRANSPORT_NAMES.get(p, f"ip-{p}") if ip else "eth" for p, ip in pairs]
+        flags = c["tcp_flags"].tolist()
+        columns = (
+            c["vlan"].tolist(),
+            c["ethertype"].tolist(),
+            transport,
+            [p if ip else None for p, ip in pairs],
+            _addresses(version, client_hi, client_lo),
+            client_port.tolist(),
+            _addresses(version, server_hi, server_lo),
+            server_port.tolist(),
+            to_server.tolist(),
+            to_client.tolist(),
+            bytes_ts.tolist(),
+            bytes_tc.tolist(),
+            pay_ts.tolist(),
+            pay_tc.tolist(),
+            self._states[lo:hi].tolist(),
+            (c["first_ns"] / 1e9).tolist(),
+            (c["last_ns"] / 1e9).tolist(),
+            c["first_packet"].tolist(),
+            flags,
+            [flag_text(f) for f in flags],
+            np.where(c["initiator_syn"], "syn", "first-packet").tolist(),
+            self._app[lo:hi],
+        )
+        return [dict(zip(RECORD_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+RECORD_FIELDS = (
+    "vlan",
+    "ethertype",
+    "transport",
+    "ip_protocol",
+    "client",
+    "client_port",
+    "server",
+    "server_port",
+    "packets_to_server",
+    "packets_to_client",
+    "bytes_to_server",
+    "bytes_to_client",
+    "payload_to_server",
+    "payload_to_client",
+    "state",
+    "first_seen",
+    "last_seen",
+    "first_packet",
+    "tcp_flags",
+    "tcp_flags_text",
+    "initiator_from",
+    "app_protocol",
+)
+
+
+def _addresses(version: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> list[str]:
+    """Address texts: IPv4 and MACs from ``lo``, IPv6 from both halves; each distinct one made once."""
+    if not len(lo):
+        return []
+    key = lo if (version == 4).all() else None
+    if key is not None:
+        distinct, inverse = np.unique(key, return_inverse=True)
+        texts = np.array([_v4_text(v) for v in distinct.tolist()], dtype=object)
+        return texts[inverse].tolist()  # type: ignore[no-any-return]
+    out = []
+    for v, h, low in zip(version.tolist(), hi.tolist(), lo.tolist(), strict=True):
+        if v == 4:
+            out.append(_v4_text(low))
+        elif v == 6:
+            out.append(str(ipaddress.IPv6Address((h << 64) | low)))
+        else:
+            out.append(mac_text(low))
+    return out
+
+
+# a flow's state, from what each side sent (TCP flags and payload bytes):
+#   unanswered  TCP or UDP without payload, nothing came back (a probe to no host, or a filtered port)
+#   rejected    TCP without payload, the server answered with a reset and never a SYN-ACK (closed port)
+#   no-data     TCP or UDP without payload otherwise (a handshake only: an open port probed, a connection check)
+#   one-way     packets one way only, with payload (a one-way tap, telemetry, broadcasts)
+#   two-way     packets both ways, with payload (or both ways, not TCP)
+# the first three carried no application data: a host that only received them serves nothing
+FLOW_STATES = ("unanswered", "rejected", "no-data", "one-way", "two-way")
+PROBE_STATES = frozenset(FLOW_STATES[:3])
+_SYN, _RST = 0x02, 0x04
+
+
+def flow_states(c: dict[str, np.ndarray]) -> np.ndarray:
+    """The state of each flow of :meth:`FlowTable.columns` (``FLOW_STATES``), as an array of names."""
+    b_first = c["initiator"] == 1
+    to_client = np.where(b_first, c["packets_ab"], c["packets_ba"])
+    server_flags = np.where(b_first, c["flags_ab"], c["flags_ba"])
+    ip = c["ip_version"] > 0
+    quiet = ip & ((c["proto"] == 6) | (c["proto"] == 17)) & (c["payload_ab"] + c["payload_ba"] == 0)
+    rejected = quiet & (server_flags & _RST != 0) & (server_flags & _SYN == 0)
+    code = np.select(
+        [quiet & (to_client == 0), rejected, quiet, to_client == 0],
+        [0, 1, 2, 3],
+        4,
+    )
+    return np.array(FLOW_STATES, dtype=object)[code]
 
 
 @lru_cache(maxsize=1024)

@@ -15,6 +15,7 @@ from typing import Any
 
 from zonewarden.model.protocols import lookup_protocol, port_tables
 from zonewarden.traffic.dissectors.base import Observation
+from zonewarden.traffic.flows import PROBE_STATES
 from zonewarden.traffic.oui import mac_vendor
 
 CONTROLLER_PROTOCOLS = {"modbus", "s7", "s7comm-plus", "enip", "fins", "melsec", "ads", "iec61850-mms", "bacnet"}
@@ -114,16 +115,28 @@ class InventoryBuilder:
 
     def add_flow(self, flow: dict[str, Any]) -> None:
         """A flow record: client, server (addresses), app_protocol, packets, bytes, first_seen, last_seen,
-        and optionally client_mac/server_mac."""
-        protocol = flow.get("app_protocol") or _port_protocol(flow)
-        client, server = self.host(flow["client"]), self.host(flow["server"])
-        for h, mac in ((client, flow.get("client_mac")), (server, flow.get("server_mac"))):
+        and optionally client_mac/server_mac and state (see :data:`zonewarden.traffic.flows.FLOW_STATES`).
+
+        A flow that carried no application data (a probe: unanswered, rejected or a bare handshake)
+        says nothing of the protocols its hosts use or serve: a scan must not make every host it
+        touched a PLC. The target of an unanswered probe is not made a host (nothing showed it exists).
+        """
+        state = flow.get("state")
+        probe = state in PROBE_STATES
+        protocol = None if probe else flow.get("app_protocol") or _port_protocol(flow)
+        client = self.host(flow["client"])
+        ends = [(client, flow.get("client_mac"))]
+        server = None
+        if state != "unanswered":
+            server = self.host(flow["server"])
+            ends.append((server, flow.get("server_mac")))
+        for h, mac in ends:
             h.seen(flow.get("first_seen"), flow.get("last_seen"))
             h.packets += int(flow.get("packets", 0))
             h.bytes += int(flow.get("bytes", 0))
             if mac:
                 h.macs.add(mac)
-        if protocol:
+        if protocol and server is not None:
             server.served[protocol] += int(flow.get("packets", 0))
             server.peers_served[protocol].add(flow["client"])
             client.used[protocol] += int(flow.get("packets", 0))

@@ -40,6 +40,7 @@ from typing import Any
 
 from zonewarden import __version__
 from zonewarden.errors import ZoneWardenError
+from zonewarden.traffic.flows import PROBE_STATES
 
 FORMAT = "zonewarden-discovery-1"
 FOLDER = "discovery"
@@ -64,9 +65,12 @@ def capture_facts(paths: Iterable[Path]) -> list[dict[str, Any]]:
 
 
 def flow_summary(flows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The flows of a discovery folded into one row per client, server and protocol."""
+    """The flows of a discovery folded into one row per client, server and protocol; probes (flows without
+    data, see flows.FLOW_STATES: a scan makes one per host and port tried) are left out."""
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for f in flows:
+        if f.get("state") in PROBE_STATES:
+            continue
         protocol = f.get("app_protocol") or f"{f.get('transport', '?')}/{f.get('server_port', '?')}"
         key = (str(f["client"]), str(f["server"]), protocol)
         row = rows.setdefault(
