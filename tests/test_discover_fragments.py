@@ -6,7 +6,7 @@ import struct
 
 from zonewarden.traffic.discover import discover
 
-ETH = bytes.fromhex("ffffffffffff0200000000500800")
+ETH = bytes.fromhex("ffffffffffff" "020000000050" "0800")
 
 
 def _bacnet_i_am(instance: int, vendor: int) -> bytes:
@@ -58,7 +58,7 @@ def test_a_lone_first_fragment_is_not_dissected_as_a_whole_packet(tmp_path) -> N
 
 
 def _ipv6_fragments(payload: bytes, ident: int, cut: int) -> list[bytes]:
-    eth = bytes.fromhex("33330000000102000000005086dd")
+    eth = bytes.fromhex("333300000001" "020000000050" "86dd")
     src, dst = bytes.fromhex("fd000000000000000000000000000050"), bytes.fromhex("fd0000000000000000000000000000ff")
     udp = struct.pack(">HHHH", 47808, 47808, 8 + len(payload), 0) + payload
     out = []

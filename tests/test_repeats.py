@@ -56,7 +56,7 @@ def test_same_result_when_the_filter_overflows(monkeypatch) -> None:
 
 def _modbus_capture(path, polls: int) -> None:
     """A client polling holding registers, the values changing in every answer, and one write."""
-    eth = bytes.fromhex("0200000000020200000000010800")
+    eth = bytes.fromhex("020000000002" "020000000001" "0800")
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
 
     def frame(src: int, dst: int, sport: int, dport: int, payload: bytes, seq: int) -> bytes:
@@ -146,7 +146,7 @@ _SEEDS = {
     2404: (
         bytes.fromhex("680e00000000640101000100000014"),
         # spontaneous data and an S-format ack in one segment
-        bytes.fromhex("681002000000090103000100010000e80300680401000400"),
+        bytes.fromhex("681002000000090103000100010000e80300" "680401000400"),
     ),
     5007: bytes.fromhex("500000ffff03000c00100001040000000000a80100"),
     4713: bytes.fromhex("aa0100120001"),
@@ -154,7 +154,7 @@ _SEEDS = {
 
 
 def _tcp_frame(src: int, dst: int, sport: int, dport: int, payload: bytes, udp: bool) -> bytes:
-    eth = bytes.fromhex("0200000000020200000000010800")
+    eth = bytes.fromhex("020000000002" "020000000001" "0800")
     if udp:
         l4 = struct.pack(">HHHH", sport, dport, 8 + len(payload), 0)
     else:

@@ -266,7 +266,7 @@ def test_nftables_details():
 
 def test_nftables_verdict_map_with_a_missing_verdict_is_skipped_not_a_crash():
     text = "table inet f {\n  chain c {\n    type filter hook forward priority 0; policy drop;\n"
-    text += '    iifname vmap { "eth0" : "eth1", "eth2" : accept }\n  }\n}\n'
+    text += "    iifname vmap { \"eth0\" : \"eth1\", \"eth2\" : accept }\n  }\n}\n"
     rs = parse_text("nftables", text, "damaged.nft")
     assert [(s.location.line, "no verdict" in s.reason) for s in rs.skipped] == [(4, True)]
 

@@ -92,7 +92,9 @@ class EventLog:
         """Count one observation; its event (None for a malformed one)."""
         return self.add_repeats(file, obs, 1, obs.packet, obs.time)
 
-    def add_repeats(self, file: str, obs: Observation, count: int, last_packet: int, last_time: float) -> Event | None:
+    def add_repeats(
+        self, file: str, obs: Observation, count: int, last_packet: int, last_time: float
+    ) -> Event | None:
         """``obs`` seen ``count`` times, first as ``obs.packet``/``obs.time``, last as given; its event."""
         if obs.message == "malformed" or count <= 0:
             return None
