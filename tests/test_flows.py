@@ -263,3 +263,11 @@ def test_flow_records_are_made_on_demand_chunk_by_chunk(monkeypatch: pytest.Monk
     assert lazy[0] == every[0] and lazy[-1] == every[-1] and lazy[1:4] == every[1:4]
     with pytest.raises(IndexError):
         lazy[len(every)]
+
+
+def test_tcp_caught_after_its_syn_is_never_a_probe(tmp_path: Path) -> None:
+    """A lone FIN of a connection that began before the capture (hart_ip.pcap has dozens) is not a probe:
+    the server it went to was real."""
+    frames = [(1_000_000_000, eth(ipv4(CLIENT, SERVER, 6, tcp(50000, 80, FIN | ACK))))]
+    (rec,) = table_of(tmp_path, frames).records()
+    assert rec["state"] == "one-way" and rec["initiator_from"] == "first-packet"

@@ -424,12 +424,13 @@ def _addresses(version: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> list[str]
 
 
 # a flow's state, from what each side sent (TCP flags and payload bytes):
-#   unanswered  TCP or UDP without payload, nothing came back (a probe to no host, or a filtered port)
-#   rejected    TCP without payload, the server answered with a reset and never a SYN-ACK (closed port)
-#   no-data     TCP or UDP without payload otherwise (a handshake only: an open port probed, a connection check)
-#   one-way     packets one way only, with payload (a one-way tap, telemetry, broadcasts)
-#   two-way     packets both ways, with payload (or both ways, not TCP)
-# the first three carried no application data: a host that only received them serves nothing
+#   unanswered  a TCP SYN or UDP without payload, nothing came back (a probe to no host, or a filtered port)
+#   rejected    a TCP SYN without payload, the server answered with a reset and never a SYN-ACK (closed port)
+#   no-data     a TCP SYN or UDP without payload otherwise (a bare handshake: an open port probed, a check)
+#   one-way     packets one way only, with payload, or TCP caught after its SYN (a one-way tap, telemetry)
+#   two-way     packets both ways, with payload, or TCP caught after its SYN
+# the first three carried no application data: a host that only received them serves nothing. A TCP flow
+# whose SYN the capture did not see was a connection before the capture began: never a probe
 FLOW_STATES = ("unanswered", "rejected", "no-data", "one-way", "two-way")
 PROBE_STATES = frozenset(FLOW_STATES[:3])
 _SYN, _RST = 0x02, 0x04
@@ -441,7 +442,8 @@ def flow_states(c: dict[str, np.ndarray]) -> np.ndarray:
     to_client = np.where(b_first, c["packets_ab"], c["packets_ba"])
     server_flags = np.where(b_first, c["flags_ab"], c["flags_ba"])
     ip = c["ip_version"] > 0
-    quiet = ip & ((c["proto"] == 6) | (c["proto"] == 17)) & (c["payload_ab"] + c["payload_ba"] == 0)
+    opened = ((c["proto"] == 6) & c["initiator_syn"]) | (c["proto"] == 17)  # TCP: a connection was tried
+    quiet = ip & opened & (c["payload_ab"] + c["payload_ba"] == 0)
     rejected = quiet & (server_flags & _RST != 0) & (server_flags & _SYN == 0)
     code = np.select(
         [quiet & (to_client == 0), rejected, quiet, to_client == 0],
