@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from test_capture import eth, ipv4, pcap, tcp, write
 from test_detections import _synthetic_context
 from test_flows import ACK, RST, SYN, handshake
@@ -14,6 +15,8 @@ from typer.testing import CliRunner
 from zonewarden.cli import app
 from zonewarden.detect import detect
 from zonewarden.traffic.discover import discover
+from zonewarden.traffic.flows import FlowRecords, conversations
+from zonewarden.traffic.inventory import InventoryBuilder
 
 SCANNER = "10.0.0.66"
 PORTS = (102, 502, 44818)
@@ -61,3 +64,33 @@ def test_json_streams_flows_and_the_map_keeps_conversations(tmp_path):
     assert len(flow_lines) == 61  # one flow per line
     graph = json.loads((tmp_path / "map.json").read_text())
     assert [(e["source"], e["target"]) for e in graph["edges"]] == [("10.0.0.5", "10.0.0.1")]
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 17])
+def test_probes_are_accounted_in_bulk_as_flow_by_flow(tmp_path, monkeypatch, chunk):
+    """discover takes what a probe says of its hosts (seen, packets, bytes) in bulk, a chunk of probes at a
+    time: the same as adding every flow record one by one."""
+    monkeypatch.setattr(FlowRecords, "PROBE_CHUNK", chunk)
+    result = discover([_scan_capture(tmp_path)])
+    one_by_one, bulk = InventoryBuilder(), InventoryBuilder()
+    for builder, flows in ((one_by_one, result.flows), (bulk, conversations(result.flows))):
+        for f in flows:
+            builder.add_flow({**f, "packets": f["packets_to_server"] + f["packets_to_client"],
+                              "bytes": f["bytes_to_server"] + f["bytes_to_client"]})  # fmt: skip
+    for traffic in result.flows.probe_traffic():
+        bulk.add_traffic(*traffic)
+
+    def seen(b):
+        return {k: (h.first_seen, h.last_seen, h.packets, h.bytes) for k, h in b.hosts.items()}
+
+    assert seen(bulk) == seen(one_by_one) and len(seen(bulk)) == 13
+
+
+def test_the_table_shows_the_telling_hosts_of_a_big_scan(tmp_path, monkeypatch):
+    from zonewarden.cli import discover as cli_discover
+
+    monkeypatch.setattr(cli_discover, "MAX_TABLE_HOSTS", 5)
+    out = CliRunner().invoke(app, ["discover", str(_scan_capture(tmp_path))])
+    assert out.exit_code == 0, out.output
+    assert "5 of 13 hosts shown" in " ".join(out.stdout.split())
+    assert "10.0.0.1 " in out.stdout and "10.0.0.5 " in out.stdout  # the Modbus pair, then three bare hosts

@@ -34,6 +34,7 @@ def discover_cmd(
     from zonewarden.traffic.commap import build_map
     from zonewarden.traffic.commap import map_svg as render_map
     from zonewarden.traffic.discover import discover
+    from zonewarden.traffic.flows import conversations
 
     if fmt not in ("table", "json", "csv"):
         fail(f"unknown format '{fmt}' (use table, json or csv)", 2)
@@ -50,7 +51,7 @@ def discover_cmd(
     zone_of: dict[str, str] = {}
     if workspace is not None and ws is not None:
         comparison, zone_of = _compare(ws, workspace, result.hosts, update, captures)
-    graph = build_map(result.hosts, result.flows, zone_of)
+    graph = build_map(result.hosts, conversations(result.flows), zone_of)
     if map_svg:
         map_svg.write_text(render_map(graph), encoding="utf-8")
     if map_json:
@@ -162,11 +163,29 @@ def _compare(ws: Any, workspace: Path, hosts: list[dict[str, Any]], update: bool
     return comparison, zone_of
 
 
+MAX_TABLE_HOSTS = 500  # a scan can leave tens of thousands of bare hosts: the table shows the telling ones
+
+
+def _shown(hosts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most MAX_TABLE_HOSTS hosts, those with a role, protocol or identity first, in inventory order."""
+    if len(hosts) <= MAX_TABLE_HOSTS:
+        return hosts
+    telling = [i for i, h in enumerate(hosts) if h["roles"] or h["protocols"] or h["vendor"] or h["model"]]
+    bare = [i for i, h in enumerate(hosts) if not (h["roles"] or h["protocols"] or h["vendor"] or h["model"])]
+    return [hosts[i] for i in sorted((telling + bare)[:MAX_TABLE_HOSTS])]
+
+
 def _print(result, comparison) -> None:
+    shown = _shown(result.hosts)
     table = Table(title=f"{len(result.hosts)} hosts from {result.stats['packets']:,} packets", header_style="bold")
+    if len(shown) < len(result.hosts):
+        table.caption = (
+            f"{len(shown)} of {len(result.hosts)} hosts shown (those with roles, protocols or identity first); "
+            "--format json or csv lists them all"
+        )
     for col in ("address", "mac", "vendor", "model", "firmware", "roles", "protocols"):
         table.add_column(col)
-    for h in result.hosts:
+    for h in shown:
         table.add_row(
             escape(h["ip"] or h["key"]),
             h["mac"] or "-",

@@ -153,10 +153,12 @@ def _discover(
             problems.append({"file": name, "packet": None, "offset": None, "problem": warning})
     table.guess_app_protocols(*port_tables())
     flows = FlowRecords(table)
-    for f in flows:  # each dict is made for this loop only (see FlowRecords)
+    for f in flows.conversations():  # each dict is made for this loop only (see FlowRecords)
         f["packets"] = f["packets_to_server"] + f["packets_to_client"]
         f["bytes"] = f["bytes_to_server"] + f["bytes_to_client"]
         builder.add_flow(f)
+    for traffic in flows.probe_traffic():  # what add_flow takes of a probe, host by host
+        builder.add_traffic(*traffic)
     _add_macs(builder, macs)
     hosts = builder.result()
     stats = {

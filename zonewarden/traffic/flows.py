@@ -22,6 +22,7 @@ resolved by re-hashing with another seed, so grouping is exact.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -214,7 +215,7 @@ class FlowTable:
     def _append(self, key: dict[str, np.ndarray], src: np.ndarray, hashes: list[int]) -> np.ndarray:
         start, k = self._n, len(src)
         if start + k > len(self._cols["w"]):
-            cap = max(1024, 2 * (start + k))
+            cap = max(1024, (start + k) * 3 // 2)  # not 2x: a scan's million flows are 180 bytes each
             for name, col in self._cols.items():
                 grown = np.zeros(cap, col.dtype)
                 grown[:start] = col[:start]
@@ -305,15 +306,71 @@ class FlowRecords(Sequence[dict[str, Any]]):
     ``CHUNK`` flows at a time while iterating; every iteration makes them again."""
 
     CHUNK = 8192
+    PROBE_CHUNK = 1 << 17
+    rows: np.ndarray  # the table rows of these records, ascending
 
     def __init__(self, table: FlowTable) -> None:
-        self._c = table.columns()
-        self._states = flow_states(self._c)
-        self._app = list(table.app_protocol)
-        self._n = len(table)
+        c = table.columns()
+        self.codes = flow_state_codes(c)  # per table row (see FLOW_STATES)
+        self._all, self._app = c, table.app_protocol
+        self.rows = np.arange(len(table))
+
+    def where(self, keep: np.ndarray) -> FlowRecords:
+        """The records of the flows whose ``keep`` (a mask over this sequence) is set (columns shared)."""
+        out = copy.copy(self)
+        out.rows = self.rows[keep]
+        return out
+
+    def conversations(self) -> FlowRecords:
+        """The flows that carried data (no probes)."""
+        return self.where(self.codes[self.rows] >= len(PROBE_STATES))
+
+    def probe_traffic(self) -> Iterator[tuple[str, float, float, int, int]]:
+        """What the probes among these flows say of their hosts, in bulk: (address, first seen, last
+        seen, packets, bytes) per host, for the clients and for the servers that answered (see
+        InventoryBuilder.add_flow: a probe says nothing else). A scan has a probe per host and port.
+
+        Taken ``PROBE_CHUNK`` probes at a time (bounded memory): a host may come once per chunk."""
+        rows = self.rows[self.codes[self.rows] < len(PROBE_STATES)]
+        for lo in range(0, len(rows), self.PROBE_CHUNK):
+            yield from self._probe_hosts(rows[lo : lo + self.PROBE_CHUNK])
+
+    def _probe_hosts(self, rows: np.ndarray) -> list[tuple[str, float, float, int, int]]:
+        c = {k: self._all[k][rows] for k in _PROBE_COLUMNS}
+        b_first = c["initiator"] == 1
+        answered = self.codes[rows] != FLOW_STATES.index("unanswered")
+        packets, size = c["packets_ab"] + c["packets_ba"], c["bytes_ab"] + c["bytes_ba"]
+        ends = []
+        for first, second, keep in (("a", "b", slice(None)), ("b", "a", answered)):  # clients, then servers
+            ends.append(
+                [
+                    c["ip_version"][keep],
+                    *(np.where(b_first, c[f"{second}_{x}"], c[f"{first}_{x}"])[keep] for x in ("hi", "lo")),
+                    packets[keep],
+                    size[keep],
+                    c["first_ns"][keep],
+                    c["last_ns"][keep],
+                ]
+            )
+        version, hi, lo, packets, size, first_ns, last_ns = (np.concatenate(x) for x in zip(*ends, strict=True))
+        order = np.lexsort((lo, hi, version))
+        version, hi, lo = version[order], hi[order], lo[order]
+        start = np.ones(len(order), dtype=bool)
+        start[1:] = (version[1:] != version[:-1]) | (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])
+        starts = np.flatnonzero(start)
+        return list(
+            zip(
+                _addresses(version[starts], hi[starts], lo[starts]),
+                (np.minimum.reduceat(first_ns[order], starts) / 1e9).tolist(),
+                (np.maximum.reduceat(last_ns[order], starts) / 1e9).tolist(),
+                np.add.reduceat(packets[order], starts).tolist(),
+                np.add.reduceat(size[order], starts).tolist(),
+                strict=True,
+            )
+        )
 
     def __len__(self) -> int:
-        return self._n
+        return len(self.rows)
 
     @overload
     def __getitem__(self, i: int) -> dict[str, Any]: ...
@@ -321,20 +378,21 @@ class FlowRecords(Sequence[dict[str, Any]]):
     def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
     def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(i, slice):
-            return [self._make(k, k + 1)[0] for k in range(*i.indices(self._n))]
+            return [self._make(k, k + 1)[0] for k in range(*i.indices(len(self)))]
         if i < 0:
-            i += self._n
-        if not 0 <= i < self._n:
+            i += len(self)
+        if not 0 <= i < len(self):
             raise IndexError(i)
         return self._make(i, i + 1)[0]
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for lo in range(0, self._n, self.CHUNK):
-            yield from self._make(lo, min(lo + self.CHUNK, self._n))
+        for lo in range(0, len(self), self.CHUNK):
+            yield from self._make(lo, min(lo + self.CHUNK, len(self)))
 
     def _make(self, lo: int, hi: int) -> list[dict[str, Any]]:
         """The records of flows [lo, hi): columns oriented and converted in bulk, then a dict per row."""
-        c = {k: v[lo:hi] for k, v in self._c.items()}
+        rows = self.rows[lo:hi]
+        c = {k: v[rows] for k, v in self._all.items()}
         b_first = c["initiator"] == 1
 
         def oriented(a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
@@ -365,14 +423,14 @@ class FlowRecords(Sequence[dict[str, Any]]):
             bytes_tc.tolist(),
             pay_ts.tolist(),
             pay_tc.tolist(),
-            self._states[lo:hi].tolist(),
+            _STATE_NAMES[self.codes[rows]].tolist(),
             (c["first_ns"] / 1e9).tolist(),
             (c["last_ns"] / 1e9).tolist(),
             c["first_packet"].tolist(),
             flags,
             [flag_text(f) for f in flags],
             np.where(c["initiator_syn"], "syn", "first-packet").tolist(),
-            self._app[lo:hi],
+            [self._app[r] for r in rows.tolist()],
         )
         return [dict(zip(RECORD_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
 
@@ -436,8 +494,8 @@ PROBE_STATES = frozenset(FLOW_STATES[:3])
 _SYN, _RST = 0x02, 0x04
 
 
-def flow_states(c: dict[str, np.ndarray]) -> np.ndarray:
-    """The state of each flow of :meth:`FlowTable.columns` (``FLOW_STATES``), as an array of names."""
+def flow_state_codes(c: dict[str, np.ndarray]) -> np.ndarray:
+    """The state of each flow of :meth:`FlowTable.columns`, as its index in ``FLOW_STATES``."""
     b_first = c["initiator"] == 1
     to_client = np.where(b_first, c["packets_ab"], c["packets_ba"])
     server_flags = np.where(b_first, c["flags_ab"], c["flags_ba"])
@@ -445,12 +503,21 @@ def flow_states(c: dict[str, np.ndarray]) -> np.ndarray:
     opened = ((c["proto"] == 6) & c["initiator_syn"]) | (c["proto"] == 17)  # TCP: a connection was tried
     quiet = ip & opened & (c["payload_ab"] + c["payload_ba"] == 0)
     rejected = quiet & (server_flags & _RST != 0) & (server_flags & _SYN == 0)
-    code = np.select(
-        [quiet & (to_client == 0), rejected, quiet, to_client == 0],
-        [0, 1, 2, 3],
-        4,
-    )
-    return np.array(FLOW_STATES, dtype=object)[code]
+    return np.select([quiet & (to_client == 0), rejected, quiet, to_client == 0], [0, 1, 2, 3], 4).astype(np.int8)
+
+
+_STATE_NAMES = np.array(FLOW_STATES, dtype=object)
+_PROBE_COLUMNS = (
+    "ip_version", "initiator", "a_hi", "a_lo", "b_hi", "b_lo",
+    "packets_ab", "packets_ba", "bytes_ab", "bytes_ba", "first_ns", "last_ns",
+)  # fmt: skip
+
+
+def conversations(flows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """The flows that carried data; probes left out (without making their records, for FlowRecords)."""
+    if isinstance(flows, FlowRecords):
+        return flows.conversations()
+    return [f for f in flows if f.get("state") not in PROBE_STATES]
 
 
 @lru_cache(maxsize=1024)

@@ -124,16 +124,19 @@ class InventoryBuilder:
         state = flow.get("state")
         probe = state in PROBE_STATES
         protocol = None if probe else flow.get("app_protocol") or _port_protocol(flow)
-        client = self.host(flow["client"])
+        traffic = (
+            flow.get("first_seen"),
+            flow.get("last_seen"),
+            int(flow.get("packets", 0)),
+            int(flow.get("bytes", 0)),
+        )
+        client = self.add_traffic(flow["client"], *traffic)
         ends = [(client, flow.get("client_mac"))]
         server = None
         if state != "unanswered":
-            server = self.host(flow["server"])
+            server = self.add_traffic(flow["server"], *traffic)
             ends.append((server, flow.get("server_mac")))
         for h, mac in ends:
-            h.seen(flow.get("first_seen"), flow.get("last_seen"))
-            h.packets += int(flow.get("packets", 0))
-            h.bytes += int(flow.get("bytes", 0))
             if mac:
                 h.macs.add(mac)
         if protocol and server is not None:
@@ -141,6 +144,14 @@ class InventoryBuilder:
             server.peers_served[protocol].add(flow["client"])
             client.used[protocol] += int(flow.get("packets", 0))
             client.peers_used[protocol].add(flow["server"])
+
+    def add_traffic(self, key: str, first: float | None, last: float | None, packets: int, size: int) -> Host:
+        """Host ``key`` was seen from ``first`` to ``last`` in ``packets`` packets of ``size`` bytes."""
+        host = self.host(key)
+        host.seen(first, last)
+        host.packets += packets
+        host.bytes += size
+        return host
 
     def add_observation(self, obs: Observation, count: int = 1, repeat: bool = False) -> None:
         """``count``: how many packets said this; ``repeat``: only count (the identity was taken already)."""
