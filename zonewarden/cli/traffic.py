@@ -103,6 +103,17 @@ def _record(workspace: Path, captures: list[Path], result: Any) -> None:
         err_console.print("traffic evidence already recorded; nothing changed")
 
 
+def _ends(v: dict[str, Any]) -> str:
+    """client -> server of a violation; for folded probes, how many servers and what became of the probes."""
+    text = f"{v['client']} -> {v['server']}"
+    servers = v.get("servers", 1)
+    if servers > 1:
+        text += f" and {servers - 1:,} more"
+    if v.get("state"):
+        text += f" ({v['state']})"
+    return text
+
+
 def _print(data: dict[str, Any]) -> None:
     flows = data["summary"]["flows"]
     console.print(
@@ -117,7 +128,7 @@ def _print(data: dict[str, Any]) -> None:
                 v["kind"],
                 escape(v["zone_pair"]),
                 escape(v["conduit"] or "-"),
-                escape(f"{v['client']} -> {v['server']}"),
+                escape(_ends(v)),
                 f"{v['transport']}/{v['port']}",
                 f"{v['packets']:,}",
                 escape(f"{Path(v['file']).name}:{v['packet']}"),

@@ -101,9 +101,10 @@ class Context:
     resolver: Resolver
     zone_map: ZoneMap
     hosts: list[dict[str, Any]]
-    flows: list[dict[str, Any]]  # discovery flow records annotated by the traffic check
+    flows: list[dict[str, Any]]  # discovery flow records annotated by the traffic check (conversations)
     events: list[Event]
     baseline: Baseline = field(default_factory=Baseline)
+    probes: list[dict[str, Any]] = field(default_factory=list)  # probe groups (traffic.probes), not in flows
 
     def __post_init__(self) -> None:
         self.asset_by_ip = {str(ip): a for a in self.plant.assets for ip in a.ip}

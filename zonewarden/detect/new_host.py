@@ -14,10 +14,12 @@ class NewHost:
     def run(self, ctx: Context) -> list[Alert]:
         out = []
         first_packet: dict[str, int] = {}
-        for f in ctx.flows:  # one pass: the first packet each address appears in
-            for addr in (f["client"], f["server"]):
-                if addr not in first_packet or f["first_packet"] < first_packet[addr]:
-                    first_packet[addr] = f["first_packet"]
+        seen = [((f["client"], f["server"]), f["first_packet"]) for f in ctx.flows]
+        seen += [((p["client"], *p["sample"]), p["packet"]) for p in ctx.probes]  # a scan's named hosts
+        for addresses, packet in seen:  # one pass: the first packet each address appears in
+            for addr in addresses:
+                if addr not in first_packet or packet < first_packet[addr]:
+                    first_packet[addr] = packet
         for host in ctx.hosts:
             ip = host.get("ip")
             if not ip or ip in ctx.asset_by_ip or ip in ctx.baseline.hosts or ip in ("0.0.0.0", "::"):

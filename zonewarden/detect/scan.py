@@ -21,35 +21,64 @@ UNANSWERED_SHARE = 0.5
 _RST = 0x04
 
 
+class _Tally:
+    """One client's flows and probes: hosts per port, ports per host, flows, probes, the first seen."""
+
+    def __init__(self) -> None:
+        self.sweep: dict[int, set[str]] = defaultdict(set)
+        self.unnamed: dict[int, int] = defaultdict(int)  # hosts of a probe group beyond its sample, per port
+        self.ports: dict[str, set[int]] = defaultdict(set)
+        self.flows = self.dead = 0
+        self.first: tuple[float, int] | None = None
+
+    def add(self, server: str, port: int) -> None:
+        self.sweep[port].add(server)
+        self.ports[server].add(port)
+
+    def seen(self, time: float, packet: int) -> None:
+        if self.first is None or (time, packet) < self.first:
+            self.first = (time, packet)
+
+    def hosts_on(self, port: int) -> int:
+        return len(self.sweep[port]) + self.unnamed.get(port, 0)
+
+
 class Scan:
     name = "scan"
     title = "Host or port scan"
 
     def run(self, ctx: Context) -> list[Alert]:
-        by_client: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        by_client: dict[str, _Tally] = defaultdict(_Tally)
         for f in ctx.flows:
             if f["transport"] in ("tcp", "udp") and f.get("verdict") != "broadcast":
-                by_client[f["client"]].append(f)
+                t = by_client[f["client"]]
+                t.add(f["server"], f["server_port"])
+                t.flows += 1
+                t.dead += _probe(f)
+                t.seen(f["first_seen"], f["first_packet"])
+        for p in ctx.probes:  # folded probes (traffic.probes): the servers named, the others counted
+            if p["transport"] in ("tcp", "udp") and p["verdict"] != "broadcast":
+                t = by_client[p["client"]]
+                for server in p["sample"]:
+                    t.add(server, p["port"])
+                t.unnamed[p["port"]] += p["servers"] - len(p["sample"])
+                t.flows += p["flows"]
+                t.dead += p["flows"]
+                t.seen(p["first_seen"], p["packet"])
         out = []
-        for client, flows in by_client.items():
-            sweep: dict[int, set[str]] = defaultdict(set)
-            ports: dict[str, set[int]] = defaultdict(set)
-            for f in flows:
-                sweep[f["server_port"]].add(f["server"])
-                ports[f["server"]].add(f["server_port"])
-            dead = sum(1 for f in flows if _probe(f))
-            if dead < UNANSWERED_SHARE * len(flows):
+        for client, t in by_client.items():
+            if t.dead < UNANSWERED_SHARE * t.flows or t.first is None:
                 continue
-            wide = max(sweep.items(), key=lambda kv: len(kv[1]), default=(0, set()))
-            deep = max(ports.items(), key=lambda kv: len(kv[1]), default=("", set()))
+            wide = max(t.sweep, key=t.hosts_on, default=0)
+            deep = max(t.ports.items(), key=lambda kv: len(kv[1]), default=("", set()))
             kinds = []
-            if len(wide[1]) >= SWEEP_HOSTS:
-                kinds.append(f"{len(wide[1])} hosts on port {wide[0]}")
+            if t.hosts_on(wide) >= SWEEP_HOSTS:
+                kinds.append(f"{t.hosts_on(wide):,} hosts on port {wide}")
             if len(deep[1]) >= PORT_SCAN_PORTS:
-                kinds.append(f"{len(deep[1])} ports of {deep[0]}")
+                kinds.append(f"{len(deep[1]):,} ports of {deep[0]}")
             if not kinds:
                 continue
-            first = min(flows, key=lambda f: (f["first_seen"], f["first_packet"]))
+            hosts = len(t.ports) + sum(t.unnamed.values())
             out.append(
                 Alert(
                     self.name,
@@ -58,13 +87,13 @@ class Scan:
                     ctx.zone(client),
                     None,
                     None,
-                    first["first_seen"],
+                    t.first[0],
                     ctx.file,
-                    first["first_packet"],
-                    f"{client} scanned " + " and ".join(kinds) + f" ({dead} of {len(flows)} flows unanswered or reset)",
+                    t.first[1],
+                    f"{client} scanned " + " and ".join(kinds) + f" ({t.dead:,} of {t.flows:,} flows carried no data)",
                     ["T0846"],
-                    len(flows),
-                    {"hosts": len({f["server"] for f in flows}), "unanswered": dead},
+                    t.flows,
+                    {"hosts": hosts, "unanswered": t.dead},
                 )
             )
         return out

@@ -518,6 +518,20 @@ class CheckResult:
     flows: list[dict[str, Any]]  # the discovery's flow records, each with verdict, zones, conduit and rule added
     violations: list[dict[str, Any]]
     counts: dict[str, int]
+    probes: list[dict[str, Any]] = field(default_factory=list)  # probe groups (see traffic.probes)
+
+    def add_probes(
+        self, groups: list[dict[str, Any]], violations: list[dict[str, Any]], counts: dict[str, int]
+    ) -> None:
+        """The probes of the file (see :func:`zonewarden.traffic.probes.check_probes`)."""
+        self.probes.extend(groups)
+        self.violations = sorted([*self.violations, *violations], key=violation_order)
+        for verdict, n in counts.items():
+            self.counts[verdict] = self.counts.get(verdict, 0) + n
+
+
+def violation_order(v: dict[str, Any]) -> tuple[str, int, str]:
+    return v["file"], v["packet"] or 0, v["kind"]
 
 
 def judge_flows(flows: list[dict[str, Any]], compiled: CompiledPolicy, zone_map: ZoneMap) -> Judgement:
@@ -620,7 +634,7 @@ def check_flows(
             _add_violation(groups, rec, v)
     violations = list(groups.values())
     violations.extend(operation_violations(file, annotated, events, compiled))
-    violations.sort(key=lambda x: (x["file"], x["packet"] or 0, x["kind"]))
+    violations.sort(key=violation_order)
     return CheckResult(file, annotated, violations, dict(counts))
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, overload
@@ -325,6 +325,10 @@ class FlowRecords(Sequence[dict[str, Any]]):
         """The flows that carried data (no probes)."""
         return self.where(self.codes[self.rows] >= len(PROBE_STATES))
 
+    def probes(self) -> FlowRecords:
+        """The probes: flows without data (unanswered, rejected, a bare handshake)."""
+        return self.where(self.codes[self.rows] < len(PROBE_STATES))
+
     def probe_traffic(self) -> Iterator[tuple[str, float, float, int, int]]:
         """What the probes among these flows say of their hosts, in bulk: (address, first seen, last
         seen, packets, bytes) per host, for the clients and for the servers that answered (see
@@ -336,22 +340,15 @@ class FlowRecords(Sequence[dict[str, Any]]):
             yield from self._probe_hosts(rows[lo : lo + self.PROBE_CHUNK])
 
     def _probe_hosts(self, rows: np.ndarray) -> list[tuple[str, float, float, int, int]]:
-        c = {k: self._all[k][rows] for k in _PROBE_COLUMNS}
-        b_first = c["initiator"] == 1
-        answered = self.codes[rows] != FLOW_STATES.index("unanswered")
-        packets, size = c["packets_ab"] + c["packets_ba"], c["bytes_ab"] + c["bytes_ba"]
-        ends = []
-        for first, second, keep in (("a", "b", slice(None)), ("b", "a", answered)):  # clients, then servers
-            ends.append(
-                [
-                    c["ip_version"][keep],
-                    *(np.where(b_first, c[f"{second}_{x}"], c[f"{first}_{x}"])[keep] for x in ("hi", "lo")),
-                    packets[keep],
-                    size[keep],
-                    c["first_ns"][keep],
-                    c["last_ns"][keep],
-                ]
-            )
+        c = self._oriented(rows)
+        answered = c["state"] != FLOW_STATES.index("unanswered")
+        packets = c["packets_to_server"] + c["packets_to_client"]
+        size = c["bytes_to_server"] + c["bytes_to_client"]
+        ends = [
+            [c["ip_version"][keep], c[f"{side}_hi"][keep], c[f"{side}_lo"][keep], packets[keep], size[keep],
+             c["first_ns"][keep], c["last_ns"][keep]]
+            for side, keep in (("client", slice(None)), ("server", answered))
+        ]  # fmt: skip
         version, hi, lo, packets, size, first_ns, last_ns = (np.concatenate(x) for x in zip(*ends, strict=True))
         order = np.lexsort((lo, hi, version))
         version, hi, lo = version[order], hi[order], lo[order]
@@ -389,41 +386,49 @@ class FlowRecords(Sequence[dict[str, Any]]):
         for lo in range(0, len(self), self.CHUNK):
             yield from self._make(lo, min(lo + self.CHUNK, len(self)))
 
+    def oriented(self) -> dict[str, np.ndarray]:
+        """These flows as numpy columns, client (the initiator) -> server: ``ip_version``, ``proto``,
+        ``vlan``, ``ethertype``, ``client_hi``/``_lo`` and ``server_hi``/``_lo`` (addresses as in
+        :meth:`FlowTable.columns`), ``client_port``, ``server_port``, ``packets_to_server``/``_client``,
+        ``bytes_to_*``, ``payload_to_*``, ``state`` (index in FLOW_STATES), ``first_ns``, ``last_ns``,
+        ``first_packet``, ``tcp_flags``, ``initiator_syn`` and ``row`` (the table row)."""
+        return self._oriented(self.rows)
+
+    def _oriented(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        c = {k: v[rows] for k, v in self._all.items()}
+        b_first = c["initiator"] == 1
+        out = {k: c[k] for k in ("ip_version", "proto", "vlan", "ethertype", "first_ns", "last_ns", "first_packet")}
+        out.update({k: c[k] for k in ("tcp_flags", "initiator_syn")})
+        for a, b, client, server in (
+            ("a_hi", "b_hi", "client_hi", "server_hi"),
+            ("a_lo", "b_lo", "client_lo", "server_lo"),
+            ("a_port", "b_port", "client_port", "server_port"),
+            ("packets_ab", "packets_ba", "packets_to_server", "packets_to_client"),
+            ("bytes_ab", "bytes_ba", "bytes_to_server", "bytes_to_client"),
+            ("payload_ab", "payload_ba", "payload_to_server", "payload_to_client"),
+        ):
+            out[client], out[server] = np.where(b_first, c[b], c[a]), np.where(b_first, c[a], c[b])
+        out["state"], out["row"] = self.codes[rows], rows
+        return out
+
     def _make(self, lo: int, hi: int) -> list[dict[str, Any]]:
         """The records of flows [lo, hi): columns oriented and converted in bulk, then a dict per row."""
         rows = self.rows[lo:hi]
-        c = {k: v[rows] for k, v in self._all.items()}
-        b_first = c["initiator"] == 1
-
-        def oriented(a: str, b: str) -> tuple[np.ndarray, np.ndarray]:
-            return np.where(b_first, c[b], c[a]), np.where(b_first, c[a], c[b])
-
-        version, proto = c["ip_version"], c["proto"]
-        client_hi, server_hi = oriented("a_hi", "b_hi")
-        client_lo, server_lo = oriented("a_lo", "b_lo")
-        client_port, server_port = oriented("a_port", "b_port")
-        to_server, to_client = oriented("packets_ab", "packets_ba")
-        bytes_ts, bytes_tc = oriented("bytes_ab", "bytes_ba")
-        pay_ts, pay_tc = oriented("payload_ab", "payload_ba")
-        pairs = list(zip(proto.tolist(), (version > 0).tolist(), strict=True))
-        transport = [TRANSPORT_NAMES.get(p, f"ip-{p}") if ip else "eth" for p, ip in pairs]
+        c = self._oriented(rows)
+        version = c["ip_version"]
+        pairs = list(zip(c["proto"].tolist(), (version > 0).tolist(), strict=True))
         flags = c["tcp_flags"].tolist()
         columns = (
             c["vlan"].tolist(),
             c["ethertype"].tolist(),
-            transport,
+            [TRANSPORT_NAMES.get(p, f"ip-{p}") if ip else "eth" for p, ip in pairs],
             [p if ip else None for p, ip in pairs],
-            _addresses(version, client_hi, client_lo),
-            client_port.tolist(),
-            _addresses(version, server_hi, server_lo),
-            server_port.tolist(),
-            to_server.tolist(),
-            to_client.tolist(),
-            bytes_ts.tolist(),
-            bytes_tc.tolist(),
-            pay_ts.tolist(),
-            pay_tc.tolist(),
-            _STATE_NAMES[self.codes[rows]].tolist(),
+            _addresses(version, c["client_hi"], c["client_lo"]),
+            c["client_port"].tolist(),
+            _addresses(version, c["server_hi"], c["server_lo"]),
+            c["server_port"].tolist(),
+            *(c[k].tolist() for k in RECORD_FIELDS[8:14]),  # packets, bytes and payload per direction
+            _STATE_NAMES[c["state"]].tolist(),
             (c["first_ns"] / 1e9).tolist(),
             (c["last_ns"] / 1e9).tolist(),
             c["first_packet"].tolist(),
@@ -433,6 +438,14 @@ class FlowRecords(Sequence[dict[str, Any]]):
             [self._app[r] for r in rows.tolist()],
         )
         return [dict(zip(RECORD_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
+
+    def addresses(self, version: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> list[str]:
+        """Address texts of oriented columns (see :meth:`oriented`)."""
+        return _addresses(version, hi, lo)
+
+    def app_protocols(self, rows: Iterable[int]) -> list[str | None]:
+        """The application protocol of table rows (the ``row`` column of :meth:`oriented`)."""
+        return [self._app[r] for r in rows]
 
 
 RECORD_FIELDS = (
@@ -507,10 +520,6 @@ def flow_state_codes(c: dict[str, np.ndarray]) -> np.ndarray:
 
 
 _STATE_NAMES = np.array(FLOW_STATES, dtype=object)
-_PROBE_COLUMNS = (
-    "ip_version", "initiator", "a_hi", "a_lo", "b_hi", "b_lo",
-    "packets_ab", "packets_ba", "bytes_ab", "bytes_ba", "first_ns", "last_ns",
-)  # fmt: skip
 
 
 def conversations(flows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:

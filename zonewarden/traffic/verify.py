@@ -17,6 +17,8 @@ from zonewarden.model.plant import Plant
 from zonewarden.model.resolve import Resolver
 from zonewarden.traffic.check import CheckResult, CompiledPolicy, ZoneMap, check_flows, compile_policy
 from zonewarden.traffic.coverage import coverage
+from zonewarden.traffic.flows import FlowRecords
+from zonewarden.traffic.probes import check_probes
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Verification:
     def to_dict(self) -> dict[str, Any]:
         return {
             "violations": self.violations,
+            "probes": [p for r in self.results for p in r.probes],
             "coverage": self.coverage,
             "detections": [a.to_dict() for a in self.alerts],
             "summary": {"flows": self.counts(), "files": [r.file for r in self.results]},
@@ -99,7 +102,12 @@ def verify(
         problems.extend(found.problems)
         if any(p.get("unreadable") for p in found.problems):
             continue
-        result = check_flows(name, found.flows, found.events, prepared.compiled, prepared.zone_map)
+        flows, probes = found.flows, None
+        if isinstance(flows, FlowRecords):  # probes are judged in bulk and folded (a scan has millions)
+            flows, probes = flows.conversations(), flows.probes()
+        result = check_flows(name, flows, found.events, prepared.compiled, prepared.zone_map)
+        if probes is not None:
+            result.add_probes(*check_probes(name, probes, prepared.compiled, prepared.zone_map))
         results.append(result)
         hosts[name] = found.hosts
         ctx = Context(
@@ -111,6 +119,7 @@ def verify(
             result.flows,
             found.events,
             baseline or Baseline(),
+            result.probes,
         )
         alerts.extend(detect(ctx, only))
     return Verification(results, coverage(plant, prepared.compiled, results), alerts, problems, hosts)
