@@ -11,12 +11,13 @@ times, side by side in one run:
   nfstream (if installed).
 
 With ``--polling`` the capture is a steady plant instead (see :func:`build_polling`):
-400 connections each repeating a real polling conversation of the shared captures.
+400 connections each repeating a real polling conversation of the shared captures. With
+``--scan`` it is a SYN scan (see :func:`build_scan`): a flow per probe, a million flows.
 
 Prints packets/s and the ratio of ours to each peer, and our peak memory
 (tracemalloc, in a separate untimed pass). Usage::
 
-    .venv/bin/python bench/capture_bench.py [--packets 2000000] [--slice 50000] [--skip-slow] [--polling]
+    .venv/bin/python bench/capture_bench.py [--packets 2000000] [--slice 50000] [--skip-slow] [--polling | --scan]
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -200,6 +203,48 @@ def build_polling(target: int) -> Path:
     return path
 
 
+SCAN_PORTS = (21, 22, 23, 80, 102, 443, 502, 1911, 2404, 3389, 4840, 5900, 8080, 20000, 44818, 47808)
+
+
+def build_scan(target: int) -> Path:
+    """A SYN scan: 10.0.0.1 probes 10.1.0.0/16 (and on) on 16 ICS and IT ports, host after host; every
+    probe is answered, by a reset, or by a SYN-ACK on 502 (a flow of two packets per probe). Built with
+    numpy, once, then reused."""
+    path = CACHE / f"scan-{target}.pcap"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    i = np.arange(target)
+    probe, reply = i // 2, (i % 2) == 1
+    ports = np.array(SCAN_PORTS)
+    host = (0x0A010000 + probe // len(ports)).astype(np.uint32)
+    port = ports[probe % len(ports)]
+    scanner = np.uint32(0x0A000001)
+    ephemeral = 40000 + probe % 20000
+    frame = np.zeros((target, 16 + 54), np.uint8)  # record header, Ethernet, IPv4, TCP
+    ts = 1_700_000_000 * 10**6 + i * 5  # microseconds
+    frame[:, 0:4] = (ts // 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
+    frame[:, 4:8] = (ts % 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
+    frame[:, 8:16] = np.array([54, 54], "<u4").view(np.uint8)
+    f = frame[:, 16:]
+    f[:, 0:12] = [0, 0x0C, 0x29, 1, 2, 3, 0, 0x1B, 0x1B, 4, 5, 6]
+    f[:, 12:16] = [8, 0, 0x45, 0]
+    f[:, 16:18] = [0, 40]
+    f[:, 22:24] = [64, 6]
+    f[:, 26:30] = np.where(reply, host, scanner).astype(">u4").view(np.uint8).reshape(-1, 4)
+    f[:, 30:34] = np.where(reply, scanner, host).astype(">u4").view(np.uint8).reshape(-1, 4)
+    f[:, 34:36] = np.where(reply, port, ephemeral).astype(">u2").view(np.uint8).reshape(-1, 2)
+    f[:, 36:38] = np.where(reply, ephemeral, port).astype(">u2").view(np.uint8).reshape(-1, 2)
+    f[:, 46] = 0x50
+    f[:, 47] = np.where(reply, np.where(port == 502, 0x12, 0x14), 0x02)
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        out.write(frame.tobytes())
+    tmp.rename(path)
+    return path
+
+
 def ours(path: Path, flows: bool) -> int:
     table = FlowTable()
     n = 0
@@ -292,9 +337,16 @@ def main() -> None:
         action="store_true",
         help="a steady polling plant (400 connections repeating real conversations) instead of the replay",
     )
+    ap.add_argument(
+        "--scan",
+        action="store_true",
+        help="a SYN scan of 16 ports host after host (a flow per probe) instead of the replay",
+    )
     args = ap.parse_args()
     t = time.perf_counter()
-    path = build_polling(args.packets) if args.polling else build(args.packets)
+    path = (
+        build_polling(args.packets) if args.polling else build_scan(args.packets) if args.scan else build(args.packets)
+    )
     size = path.stat().st_size
     print(f"capture: {path} ({size / 1e6:.0f} MB, built/cached in {time.perf_counter() - t:.1f} s)")
     rows: list[tuple[str, int, float | None, str]] = []
