@@ -16,8 +16,9 @@ protocol, family and EtherType or IPv6 ports; ``ea``/``eb``: address << 16 | por
 IPv4 and MACs, the low address half for IPv6; ``xa``/``xb``: the high IPv6 halves).
 Per batch, keys are hashed and grouped with one sort; per-group sums, minima, maxima
 and ORs use ``ufunc.reduceat``; groups are merged into growing numpy columns through a
-dict from hash to row. Hash collisions are detected by comparing the full keys and
-resolved by re-hashing with another seed, so grouping is exact.
+numpy hash index from hash to row (:mod:`zonewarden.traffic.hashindex`). Hash collisions
+are detected by comparing the full keys and resolved by re-hashing with another seed, so
+grouping is exact.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 
 from zonewarden.traffic.capture import CHUNK_SIZE, CaptureStatus, open_capture
 from zonewarden.traffic.decode import ETH_IPV6, ETHERNET_LIKE, TRANSPORT_NAMES, Headers, _v4_text, decode, mac_text
+from zonewarden.traffic.hashindex import HashIndex
 
 KEY_WORDS = ("w", "ea", "eb", "xa", "xb")
 _STATS: dict[str, Any] = {
@@ -81,7 +83,7 @@ class FlowTable:
         self._n = 0
         self._cols: dict[str, np.ndarray] = {k: np.zeros(0, np.uint64) for k in KEY_WORDS}
         self._cols.update({k: np.zeros(0, t) for k, t in _STATS.items()})
-        self._index: dict[int, int] = {}
+        self._index = HashIndex()  # key hash -> row
         self._seed = 0
         self._mult = _constants(0)
         self.app_protocol: list[str | None] = []
@@ -144,9 +146,8 @@ class FlowTable:
         starts = np.flatnonzero(change)
         gid_sorted = np.cumsum(change) - 1
         rep = order[starts]
-        ghash = hs[starts].tolist()
-        get = self._index.get
-        rows = np.array([get(x, -1) for x in ghash], np.int64)
+        ghash = hs[starts]
+        rows = self._index.get(ghash)
         known = rows >= 0
         cols = self._cols
         if known.any():
@@ -181,7 +182,7 @@ class FlowTable:
         if new.any():
             which = np.flatnonzero(new)
             which = which[np.argsort(rep[which])]  # rows in the order of each flow's first packet
-            nr = self._append(key, rep[which], [ghash[i] for i in which.tolist()])
+            nr = self._append(key, rep[which], ghash[which])
             rows[which] = nr
             cols = self._cols
             cols["first_ns"][nr] = first[which]
@@ -212,7 +213,7 @@ class FlowTable:
         out[order] = rows[gid_sorted]
         return out
 
-    def _append(self, key: dict[str, np.ndarray], src: np.ndarray, hashes: list[int]) -> np.ndarray:
+    def _append(self, key: dict[str, np.ndarray], src: np.ndarray, hashes: np.ndarray) -> np.ndarray:
         start, k = self._n, len(src)
         if start + k > len(self._cols["w"]):
             cap = max(1024, (start + k) * 3 // 2)  # not 2x: a scan's million flows are 180 bytes each
@@ -222,7 +223,7 @@ class FlowTable:
                 self._cols[name] = grown
         for name in KEY_WORDS:
             self._cols[name][start : start + k] = key[name][src] if name in key else 0
-        self._index.update(zip(hashes, range(start, start + k), strict=True))
+        self._index.put(hashes, np.arange(start, start + k))
         self._n += k
         self.app_protocol.extend([None] * k)
         return np.arange(start, start + k)
@@ -233,9 +234,10 @@ class FlowTable:
         while True:
             self._seed += 1
             self._mult = _constants(self._seed)
-            hashes = self._hash(keys).tolist()
-            if len(set(hashes)) == self._n:
-                self._index = dict(zip(hashes, range(self._n), strict=True))
+            hashes = self._hash(keys)
+            if len(np.unique(hashes)) == self._n:
+                self._index = HashIndex()
+                self._index.put(hashes, np.arange(self._n))
                 return
 
     # -- results --------------------------------------------------------------------------
