@@ -142,3 +142,9 @@ def test_probes_say_nothing_of_services():
     ]
     graph = build_map(list(hosts.values()), flows)
     assert [(e["source"], e["target"]) for e in graph["edges"]] == [(HMI, PLC)]
+
+
+def test_consuming_the_builder_gives_the_same_inventory():
+    kept, consumed = _builder(), _builder()
+    assert consumed.result(consume=True) == kept.result() == kept.result()
+    assert consumed.hosts == {} and kept.hosts

@@ -77,7 +77,7 @@ def _discover(
 ) -> Discovery:
     table = FlowTable()
     builder = InventoryBuilder()
-    macs: dict[int, set[int]] = defaultdict(set)  # IPv4 (int) -> source MACs (int)
+    macs: dict[int, Macs] = {}  # IPv4 (int) -> its source MAC(s) (int)
     problems: list[dict[str, Any]] = []
     kept: list[Observation] = []
     log = EventLog()
@@ -151,6 +151,7 @@ def _discover(
             )
         for warning in status.warnings:
             problems.append({"file": name, "packet": None, "offset": None, "problem": warning})
+    stage.close()
     table.guess_app_protocols(*port_tables())
     flows = FlowRecords(table)
     for f in flows.conversations():  # each dict is made for this loop only (see FlowRecords)
@@ -160,7 +161,7 @@ def _discover(
     for traffic in flows.probe_traffic():  # what add_flow takes of a probe, host by host
         builder.add_traffic(*traffic)
     _add_macs(builder, macs)
-    hosts = builder.result()
+    hosts = builder.result(consume=True)
     stats = {
         "files": files,
         "packets": sum(f["packets"] for f in files),
@@ -281,7 +282,14 @@ def _datagram(packet: Callable[..., None], name: str, row: int, args: tuple[Any,
     packet(name, row, number, time, transport, ethertype, payload, (*ids, sport, dport), group)
 
 
-def _bind_macs(h: Any, macs: dict[int, set[int]]) -> None:
+Macs = int | set[int]  # one MAC (nearly every address: a set costs 216 bytes, a scan has 100,000s), or several
+
+
+def _each(found: Macs) -> Iterable[int]:
+    return (found,) if isinstance(found, int) else found
+
+
+def _bind_macs(h: Any, macs: dict[int, Macs]) -> None:
     v4 = np.flatnonzero(h.ip_version == 4)
     if not len(v4):
         return
@@ -297,22 +305,28 @@ def _bind_macs(h: Any, macs: dict[int, set[int]]) -> None:
     new = np.ones(len(ip), dtype=bool)
     new[1:] = (ip[1:] != ip[:-1]) | (mac[1:] != mac[:-1])
     for a, m in zip(ip[new].tolist(), mac[new].tolist(), strict=True):
-        macs[a].add(m)
+        have = macs.get(a)
+        if have is None:
+            macs[a] = m
+        elif isinstance(have, set):
+            have.add(m)
+        elif have != m:
+            macs[a] = {have, m}
 
 
-def _add_macs(builder: InventoryBuilder, macs: dict[int, set[int]]) -> None:
+def _add_macs(builder: InventoryBuilder, macs: dict[int, Macs]) -> None:
     import ipaddress
 
     ips_per_mac: dict[int, int] = defaultdict(int)
     for found in macs.values():
-        for mac in found:
+        for mac in _each(found):
             ips_per_mac[mac] += 1
     # a device behind a protocol router is named "<address>@<router>"; when the router spoke from a MAC
     # that belongs to one IPv4 address only, the IP name is the one to keep (both may have been seen)
     ip_of_mac = {
         mac_text(mac): str(ipaddress.IPv4Address(ip))
         for ip, found in macs.items()
-        for mac in found
+        for mac in _each(found)
         if ips_per_mac[mac] == 1
     }
     for key in [k for k in builder.hosts if "@" in k]:
@@ -323,6 +337,6 @@ def _add_macs(builder: InventoryBuilder, macs: dict[int, set[int]]) -> None:
         key = str(ipaddress.IPv4Address(ip))
         if key not in builder.hosts:
             continue
-        for mac in found:
+        for mac in _each(found):
             if ips_per_mac[mac] <= ROUTER_MAC_IPS:
                 builder.hosts[key].macs.add(mac_text(mac))

@@ -360,6 +360,18 @@ class Dissection:
             self.protocol_of_flow[row] = obs.protocol
         return ev
 
+    def close(self) -> None:
+        """Forget the per-flow states and the memo (the counters stay): after the last file, before the
+        inventory is built, so that the two are not held at once (a scan of many hosts)."""
+        self.account()
+        self.states.clear()
+        self.flows.clear()
+        self.memo.clear()
+        self.path.clear()
+        self.views.clear()
+        self.view_ids.clear()
+        self.signatures.clear()
+
     def account(self) -> None:
         """Add the counted findings to the inventory and the events, and forget them (at the end of a
         file, since events are per file, and when too many are held)."""

@@ -180,9 +180,12 @@ class InventoryBuilder:
                     {"field": key, "value": text, "protocol": obs.protocol, "packet": obs.packet, "message": message}
                 )
 
-    def result(self) -> list[dict[str, Any]]:
+    def result(self, consume: bool = False) -> list[dict[str, Any]]:
+        """The inventory, a dict per host in address order. ``consume``: empty the builder host by host
+        as the inventory is made (the two are not held at once)."""
         out = []
-        for key, host in sorted(self.hosts.items(), key=lambda kv: _sort_key(kv[0])):
+        for key in sorted(self.hosts, key=_sort_key):
+            host = self.hosts.pop(key) if consume else self.hosts[key]
             if host.ip is None and not host.identity and not host.served:
                 continue  # a MAC seen only as an Ethernet peer
             if host.ip is not None and _not_a_host(host.ip) and not host.identity:
