@@ -21,7 +21,16 @@ from zonewarden.perf import paused_gc
 from zonewarden.traffic.capture import CaptureError, open_capture
 from zonewarden.traffic.decode import ETHERNET_LIKE, TRANSPORT_NAMES, decode, mac_text
 from zonewarden.traffic.dissection import Dissection
-from zonewarden.traffic.dissectors import ETHERTYPES, TCP_PORTS, UDP_PORTS, for_packet
+from zonewarden.traffic.dissectors import (
+    ETHERTYPES,
+    TCP_PORTS,
+    TCP_SERVICES,
+    UDP_PORTS,
+    UDP_SERVICES,
+    for_packet,
+    port_lookups,
+    service_sides,
+)
 from zonewarden.traffic.dissectors.base import Observation
 from zonewarden.traffic.events import Event, EventLog, repeat
 from zonewarden.traffic.flows import FlowRecords, FlowTable
@@ -30,18 +39,10 @@ from zonewarden.traffic.inventory import InventoryBuilder
 from zonewarden.traffic.repeats import RepeatFilter
 
 ROUTER_MAC_IPS = 4  # a MAC seen as the source of more IPs than this is a router: not the hosts' own MAC
-_TCP = np.array(sorted(TCP_PORTS), dtype=np.uint16)
-_UDP = np.array(sorted(UDP_PORTS), dtype=np.uint16)
-_ETH = np.array(sorted(ETHERTYPES), dtype=np.uint16)
-
-
-def _lookup(keys: np.ndarray) -> np.ndarray:
-    table = np.zeros(65536, dtype=bool)
-    table[keys] = True
-    return table
-
-
-_TCP_BOUND, _UDP_BOUND, _ETH_BOUND = _lookup(_TCP), _lookup(_UDP), _lookup(_ETH)
+_TCP_SIDES = port_lookups(TCP_PORTS, TCP_SERVICES)
+_UDP_SIDES = port_lookups(UDP_PORTS, UDP_SERVICES)
+_ETH_BOUND = np.zeros(65536, dtype=bool)
+_ETH_BOUND[list(ETHERTYPES)] = True
 
 
 @dataclass
@@ -179,11 +180,15 @@ def _discover(
 
 
 def _dissector_bound(h: Any) -> np.ndarray:
-    """Packets with a payload, not IP fragments, on a dissector's TCP/UDP port (either side) or EtherType."""
+    """Packets with a payload, not IP fragments, on a dissector's TCP/UDP service port (see
+    dissectors.service_port) or EtherType."""
     is_tcp, is_udp = h.proto == 6, h.proto == 17
-    mask = (is_tcp & (_TCP_BOUND[h.dport] | _TCP_BOUND[h.sport])) | (
-        is_udp & (_UDP_BOUND[h.dport] | _UDP_BOUND[h.sport])
-    )
+    mask = np.zeros(len(h), dtype=bool)
+    for sel, sides in ((is_tcp, _TCP_SIDES), (is_udp, _UDP_SIDES)):
+        rows = np.flatnonzero(sel)
+        if len(rows):
+            by_dst, by_src = service_sides(sides, h.sport[rows], h.dport[rows])
+            mask[rows] = by_dst | by_src
     mask |= (h.ip_version == 0) & _ETH_BOUND[h.ethertype]
     mask &= (h.payload_len > 0) & ~h.fragment
     return mask

@@ -57,6 +57,8 @@ from typing import Any
 
 import numpy as np
 
+from zonewarden.traffic.dissectors import TCP_SERVICES, UDP_SERVICES, port_lookups, service_sides
+
 MAX_GROUPS = 100_000  # repeat keys held at once (memory bound); see RepeatFilter.flush
 _CAP = 1024  # payload bytes hashed at most; longer payloads are dissected unless their tail is don't-care
 _WORDS = _CAP // 8  # 8-byte words hashed at most
@@ -557,6 +559,10 @@ class RepeatFilter:
                     self.specs.append(spec)
                 lookup[port] = index[key]
             self.port_spec[transport] = lookup
+        self.sides = {
+            _TCP: port_lookups(tables.get(_TCP, {}), TCP_SERVICES),
+            _UDP: port_lookups(tables.get(_UDP, {}), UDP_SERVICES),
+        }
         self.held = 0  # keys in the table
         self.created = 0  # keys created so far (their creation order)
         self.repeats = 0
@@ -657,10 +663,10 @@ class RepeatFilter:
             sel = np.flatnonzero(transport == t)
             if len(sel):
                 lookup = self.port_spec[t]
-                by_dst = lookup[h.dport[picked[sel]]]
-                by_src = lookup[h.sport[picked[sel]]]
-                spec_index[sel] = np.where(by_dst >= 0, by_dst, by_src)
-                to_server[sel] = by_dst >= 0
+                sport, dport = h.sport[picked[sel]], h.dport[picked[sel]]
+                use_dst, use_src = service_sides(self.sides[t], sport, dport)  # as for_packet chooses
+                spec_index[sel] = np.where(use_dst, lookup[dport], np.where(use_src, lookup[sport], -1))
+                to_server[sel] = use_dst
         sel = np.flatnonzero(transport == _ETH)
         if len(sel):
             spec_index[sel] = self.port_spec[_ETH][h.ethertype[picked[sel]]]

@@ -6,6 +6,11 @@ Each module exposes ``DISSECTOR``; add a protocol by writing its module and list
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from zonewarden.model.protocols import port_tables
 from zonewarden.traffic.dissectors import (
     ads,
     bacnet,
@@ -82,15 +87,72 @@ UDP_PORTS = _table("udp_ports")
 ETHERTYPES = _table("ethertypes")
 
 
+def _services(table: dict[int, list[Dissector]], named: dict[int, str]) -> frozenset[int]:
+    return frozenset(table) | frozenset(named) | frozenset(range(1024))
+
+
+_TCP_NAMED, _UDP_NAMED = port_tables()
+# ports that name a service: ours, the protocol catalogue's, and every well-known port (below 1024)
+TCP_SERVICES, UDP_SERVICES = _services(TCP_PORTS, _TCP_NAMED), _services(UDP_PORTS, _UDP_NAMED)
+
+
+def service_port(table: dict[int, Any], services: frozenset[int], sport: int, dport: int) -> int | None:
+    """The port whose dissectors a TCP or UDP packet goes to: the destination's, else the source's,
+    when it has some; but not a port whose peer is a lower service port (a client's ephemeral port
+    that happens to be an industrial one: a DNS query from port 9600 is not FINS, an HTTP answer to
+    port 44818 is not EtherNet/IP). :func:`service_sides` is the same rule over numpy columns."""
+    if dport in table and not (sport in services and sport < dport):
+        return dport
+    if sport in table and not (dport in services and dport < sport):
+        return sport
+    return None
+
+
+def port_lookups(table: dict[int, Any], services: frozenset[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(has dissectors, names a service) per port: the look-up tables of :func:`service_sides`."""
+    has = np.zeros(65536, dtype=bool)
+    has[list(table)] = True
+    known = np.zeros(65536, dtype=bool)
+    known[list(services)] = True
+    return has, known
+
+
+def service_sides(
+    lookups: tuple[np.ndarray, np.ndarray], sport: np.ndarray, dport: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(by the destination port, by the source port) per packet: :func:`service_port` in bulk."""
+    has, known = lookups
+    by_dst = has[dport] & ~(known[sport] & (sport < dport))
+    by_src = ~by_dst & has[sport] & ~(known[dport] & (dport < sport))
+    return by_dst, by_src
+
+
 def for_packet(transport: str, sport: int, dport: int, ethertype: int | None = None) -> list[Dissector]:
-    """The dissectors to try for a packet: by either port (TCP/UDP) or by EtherType."""
+    """The dissectors to try for a packet: by its service port (TCP/UDP, see :func:`service_port`) or by
+    EtherType."""
     if transport == "tcp":
-        return TCP_PORTS.get(dport) or TCP_PORTS.get(sport) or []
+        port = service_port(TCP_PORTS, TCP_SERVICES, sport, dport)
+        return TCP_PORTS[port] if port is not None else []
     if transport == "udp":
-        return UDP_PORTS.get(dport) or UDP_PORTS.get(sport) or []
+        port = service_port(UDP_PORTS, UDP_SERVICES, sport, dport)
+        return UDP_PORTS[port] if port is not None else []
     if transport == "eth" and ethertype is not None:
         return ETHERTYPES.get(ethertype, [])
     return []
 
 
-__all__ = ["DISSECTORS", "ETHERTYPES", "TCP_PORTS", "UDP_PORTS", "Dissector", "Observation", "Packet", "for_packet"]
+__all__ = [
+    "DISSECTORS",
+    "ETHERTYPES",
+    "TCP_PORTS",
+    "TCP_SERVICES",
+    "UDP_PORTS",
+    "UDP_SERVICES",
+    "Dissector",
+    "Observation",
+    "Packet",
+    "for_packet",
+    "port_lookups",
+    "service_port",
+    "service_sides",
+]
