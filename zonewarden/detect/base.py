@@ -194,7 +194,7 @@ def flow_alert(
         f["first_packet"],
         explanation,
         techniques,
-        1,
+        f.get("flows", 1),
         details or {},
     )
 

@@ -39,7 +39,7 @@ class CleartextRemote:
                 severity, what = "high", f"{CLEARTEXT[proto]} (cleartext: credentials and keystrokes readable)"
             key = (f["client"], f["server"], proto)
             if key in out:
-                out[key].count += 1
+                out[key].count += f.get("flows", 1)
                 continue
             text = f"{what} from {f['client']} ({sz or 'no zone'}) into control zone '{dz}' host {f['server']}"
             out[key] = flow_alert(ctx, f, self.name, severity, text, techniques)

@@ -26,7 +26,7 @@ class NewCrossZone:
                 continue
             alert = seen.get(key)
             if alert is not None:
-                alert.count += 1
+                alert.count += f.get("flows", 1)
                 continue
             outside = ctx.zones[sz].kind in OUTSIDE_KINDS if sz in ctx.zones else False
             into_control = ctx.is_control_zone(dz)

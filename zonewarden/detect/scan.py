@@ -53,8 +53,9 @@ class Scan:
             if f["transport"] in ("tcp", "udp") and f.get("verdict") != "broadcast":
                 t = by_client[f["client"]]
                 t.add(f["server"], f["server_port"])
-                t.flows += 1
-                t.dead += _probe(f)
+                n = f.get("flows", 1)  # a folded conversation (traffic.conversations) stands for several
+                t.flows += n
+                t.dead += n * _probe(f)
                 t.seen(f["first_seen"], f["first_packet"])
         for p in ctx.probes:  # folded probes (traffic.probes): the servers named, the others counted
             if p["transport"] in ("tcp", "udp") and p["verdict"] != "broadcast":

@@ -41,6 +41,7 @@ from zonewarden.rules.policy import Policy, PolicyRule, build_policy
 
 VERDICTS = ("allowed", "intra-zone", "no-conduit", "not-allowed", "unknown-host", "broadcast", "not-ip")
 ALLOWED, INTRA, NO_CONDUIT, NOT_ALLOWED, UNKNOWN, BROADCAST, NOT_IP = range(len(VERDICTS))
+_VERDICT_CODE = {name: code for code, name in enumerate(VERDICTS)}
 VIOLATIONS = (NO_CONDUIT, NOT_ALLOWED, UNKNOWN)
 RULE_BROKEN = {
     NO_CONDUIT: "no conduit joins these zones (SR 5.1, SR 5.2)",
@@ -571,6 +572,36 @@ def judge_flows(flows: list[dict[str, Any]], compiled: CompiledPolicy, zone_map:
     return judged
 
 
+def judge_oriented(records: Any, c: dict[str, np.ndarray], compiled: CompiledPolicy, zone_map: ZoneMap) -> Judgement:
+    """Judgement of flow records in bulk from their columns (``c``: ``FlowRecords.oriented()`` of
+    ``records``): IPv4 through :func:`classify`, the others (IPv6, few) through their records."""
+    v4 = c["ip_version"] == 4
+    transport = np.select([c["proto"] == 6, c["proto"] == 17], [TRANSPORTS["tcp"], TRANSPORTS["udp"]], 0)
+    src = np.where(v4, c["client_lo"], 0).astype(np.uint64)
+    dst = np.where(v4, c["server_lo"], 0).astype(np.uint64)
+    judged = classify(
+        compiled, zone_map, src, dst, transport, c["client_port"], c["server_port"], v4, ~c["initiator_syn"]
+    )
+    other = np.flatnonzero(~v4)
+    if len(other):
+        again = judge_flows(list(records.where(~v4)), compiled, zone_map)
+        for name in Judgement.__dataclass_fields__:
+            getattr(judged, name)[other] = getattr(again, name)
+    return judged
+
+
+def fold_groups(keys: list[np.ndarray], then: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, starts): the rows sorted by ``keys`` and then ``then``; where each group of equal keys starts."""
+    order = np.lexsort((then, *keys[::-1]))
+    change = np.zeros(len(order), dtype=bool)
+    if len(order):
+        change[0] = True
+    for k in keys:
+        ks = k[order]
+        change[1:] |= ks[1:] != ks[:-1]
+    return order, np.flatnonzero(change)
+
+
 def _permit_one(compiled: CompiledPolicy, conduit: str, f: dict[str, Any], mid_flow: bool) -> tuple[int, bool]:
     """(rule index or -1, reversed) for one non-IPv4 flow through ``conduit``, by the policy's own
     address arithmetic (IPv6 flows are rare on plant floors; the bulk path is IPv4 only)."""
@@ -610,26 +641,37 @@ def check_flows(
     judged = judge_flows(flows, compiled, zone_map) if flows else None
     zones = zone_map.zones
     annotated: list[dict[str, Any]] = []
-    counts: dict[str, int] = defaultdict(int)
-    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for i, f in enumerate(flows):
         assert judged is not None
         v = int(judged.verdict[i])
         sz, dz = int(judged.src_zone[i]), int(judged.dst_zone[i])
         ci, ri = int(judged.conduit[i]), int(judged.rule[i])
         rule = compiled.rules[ri] if ri >= 0 else None
-        rec = {
-            **f,
-            "file": file,
-            "verdict": VERDICTS[v],
-            "src_zone": zones[sz] if sz >= 0 else None,
-            "dst_zone": zones[dz] if dz >= 0 else None,
-            "conduit": compiled.conduits[ci] if ci >= 0 else (rule.conduit if rule else None),
-            "rule": rule.flow if rule else None,
-            "reversed": bool(judged.reversed[i]),
-        }
-        annotated.append(rec)
-        counts[VERDICTS[v]] += 1
+        annotated.append(
+            {
+                **f,
+                "file": file,
+                "verdict": VERDICTS[v],
+                "src_zone": zones[sz] if sz >= 0 else None,
+                "dst_zone": zones[dz] if dz >= 0 else None,
+                "conduit": compiled.conduits[ci] if ci >= 0 else (rule.conduit if rule else None),
+                "rule": rule.flow if rule else None,
+                "reversed": bool(judged.reversed[i]),
+            }
+        )
+    return check_annotated(file, annotated, events, compiled)
+
+
+def check_annotated(
+    file: str, annotated: list[dict[str, Any]], events: list[Any], compiled: CompiledPolicy
+) -> CheckResult:
+    """The counts and violations of flow records already judged (annotated as :func:`check_flows` does;
+    a record may stand for several flows: ``flows``, see traffic.conversations)."""
+    counts: dict[str, int] = defaultdict(int)
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for rec in annotated:
+        v = _VERDICT_CODE[rec["verdict"]]
+        counts[rec["verdict"]] += rec.get("flows", 1)
         if v in VIOLATIONS:
             _add_violation(groups, rec, v)
     violations = list(groups.values())
@@ -664,10 +706,10 @@ def _add_violation(groups: dict[tuple[Any, ...], dict[str, Any]], rec: dict[str,
             "last_seen": rec["last_seen"],
             "packets": packets,
             "bytes": size,
-            "flows": 1,
+            "flows": rec.get("flows", 1),
         }
         return
-    g["flows"] += 1
+    g["flows"] += rec.get("flows", 1)
     g["packets"] += packets
     g["bytes"] += size
     if rec["first_seen"] < g["first_seen"]:

@@ -44,7 +44,7 @@ def coverage(plant: Plant, compiled: CompiledPolicy, results: Iterable[CheckResu
             u = used.setdefault(
                 (f["conduit"], f["rule"]), {"flows": 0, "packets": 0, "file": f["file"], "packet": f["first_packet"]}
             )
-            u["flows"] += 1
+            u["flows"] += f.get("flows", 1)  # a folded conversation stands for several
             u["packets"] += f["packets_to_server"] + f["packets_to_client"]
     undeclared: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
     for res in results:
@@ -139,7 +139,8 @@ def capture_evidence(root: Path, path: Path, result: CheckResult) -> CaptureEvid
     for v in result.violations:
         for zone in {v["src_zone"], v["dst_zone"]} - {None}:
             per_zone[zone] += 1
-    return CaptureEvidence(ref, sha256_file(path), len(result.flows), dict(per_zone))
+    flows = sum(result.counts.values())  # every flow: result.flows folds conversations, probes are apart
+    return CaptureEvidence(ref, sha256_file(path), flows, dict(per_zone))
 
 
 def record_evidence(

@@ -20,14 +20,12 @@ import numpy as np
 
 from zonewarden.traffic.check import (
     RULE_BROKEN,
-    TRANSPORTS,
     VERDICTS,
     VIOLATIONS,
     CompiledPolicy,
-    Judgement,
     ZoneMap,
-    classify,
-    judge_flows,
+    fold_groups,
+    judge_oriented,
 )
 from zonewarden.traffic.decode import TRANSPORT_NAMES
 from zonewarden.traffic.flows import FLOW_STATES, FlowRecords
@@ -46,19 +44,13 @@ def check_probes(
     if not len(probes):
         return [], [], {}
     c = probes.oriented()
-    judged = _judge(probes, c, compiled, zone_map)
+    judged = judge_oriented(probes, c, compiled, zone_map)
     keys = [
         c["ip_version"], c["client_hi"], c["client_lo"], c["proto"], c["server_port"], c["state"],
         judged.src_zone, judged.dst_zone, judged.verdict, judged.conduit, judged.rule, judged.reversed,
     ]  # fmt: skip
-    order = np.lexsort((c["first_packet"], *keys[::-1]))  # by group, then packet order
-    change = np.zeros(len(order), dtype=bool)
-    change[0] = True
-    for k in keys:
-        ks = k[order]
-        change[1:] |= ks[1:] != ks[:-1]
-    starts = np.flatnonzero(change)
-    group = np.cumsum(change) - 1  # per sorted row
+    order, starts = fold_groups(keys, c["first_packet"])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(order))))  # per sorted row
     s = {k: c[k][order] for k in _SORTED}
     servers = _distinct_servers(group, s, len(starts))
     first = order[starts]
@@ -102,23 +94,6 @@ def check_probes(
         if v in VIOLATIONS:
             violations.append(_violation(item, v))
     return groups, violations, {k: n for k, n in counts.items() if n}
-
-
-def _judge(probes: FlowRecords, c: dict[str, np.ndarray], compiled: CompiledPolicy, zone_map: ZoneMap) -> Judgement:
-    """Each probe judged as a flow: IPv4 in bulk, the others (IPv6, few) through their records."""
-    v4 = c["ip_version"] == 4
-    transport = np.select([c["proto"] == 6, c["proto"] == 17], [TRANSPORTS["tcp"], TRANSPORTS["udp"]], 0)
-    src = np.where(v4, c["client_lo"], 0).astype(np.uint64)
-    dst = np.where(v4, c["server_lo"], 0).astype(np.uint64)
-    judged = classify(
-        compiled, zone_map, src, dst, transport, c["client_port"], c["server_port"], v4, ~c["initiator_syn"]
-    )
-    other = np.flatnonzero(~v4)
-    if len(other):
-        again = judge_flows(list(probes.where(~v4)), compiled, zone_map)
-        for name in Judgement.__dataclass_fields__:
-            getattr(judged, name)[other] = getattr(again, name)
-    return judged
 
 
 def _distinct_servers(group: np.ndarray, s: dict[str, np.ndarray], groups: int) -> np.ndarray:

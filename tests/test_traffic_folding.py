@@ -1,11 +1,12 @@
-"""The traffic check folds probes (flows without data) into groups judged in bulk: the same verdicts
-and counts as judging every probe as a flow, the violations per group, and the scan detection."""
+"""The traffic check judges flows in bulk and folds them: probes (flows without data) per client,
+port and judgement, conversations per client, server, port and judgement. Verdict counts and
+violations are those of judging every flow on its own; the scan detection sees every probe."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from test_capture import eth, ipv4, pcap, tcp, write
+from test_capture import eth, ipv4, pcap, tcp, udp, write
 from test_flows import ACK, PSH, RST, SYN
 from test_traffic_check import DNP3_PLANT, _plant
 
@@ -77,3 +78,36 @@ def test_the_table_names_the_first_server_and_counts_the_others():
         f"{SCANNER} -> {TARGETS[0]} and 1,249 more (rejected)"
     )
     assert _ends({"client": MASTER, "server": RTU}) == f"{MASTER} -> {RTU}"
+
+
+def test_conversations_fold_with_the_verdicts_and_violations_of_every_flow(tmp_path):
+    """A DNS client opens a flow per query: 30 queries fold into one record of 30 flows; two Modbus
+    connections into one of 2. Verdict counts and violations are those of judging every flow."""
+    query = bytes.fromhex("123401000001000000000000037777770765786d706c6503636f6d0000010001")
+    frames, t = [], 1_000_000_000
+    for k in range(30):
+        frames.append((t, eth(ipv4(MASTER, RTU, 17, udp(30000 + k, 53, query)))))
+        frames.append((t + 1000, eth(ipv4(RTU, MASTER, 17, udp(53, 30000 + k, query)))))
+        t += 1_000_000
+    for port in (50000, 50001):
+        frames.append((t, eth(ipv4(MASTER, RTU, 6, tcp(port, 502, SYN)))))
+        frames.append((t + 1000, eth(ipv4(RTU, MASTER, 6, tcp(502, port, SYN | ACK)))))
+        frames.append((t + 2000, eth(ipv4(MASTER, RTU, 6, tcp(port, 502, PSH | ACK, READ_ONE_REGISTER)))))
+        t += 1_000_000
+    capture = write(tmp_path, pcap(frames), "dns.pcap")
+    plant = _plant(DNP3_PLANT)
+    (checked,) = verify(plant, [capture]).results
+    zone_map = ZoneMap.build(plant)
+    every = list(discover([capture]).flows)
+    reference = check_flows(str(capture), every, [], compile_policy(plant, zone_map), zone_map)
+    assert checked.counts == reference.counts == {"not-allowed": 30, "allowed": 2}
+    assert [(f["server_port"], f["flows"], f["packets_to_server"], f["verdict"]) for f in checked.flows] == [
+        (53, 30, 30, "not-allowed"),
+        (502, 2, 4, "allowed"),
+    ]
+    assert checked.flows[0]["first_packet"] == 1 and checked.flows[0]["payload_to_client"] == 30 * len(query)
+
+    def shape(violations):
+        return sorted((v["kind"], v["client"], v["server"], v["port"], v["flows"], v["packets"]) for v in violations)
+
+    assert shape(checked.violations) == shape(reference.violations) == [("not-allowed", MASTER, RTU, 53, 30, 60)]
