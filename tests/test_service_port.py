@@ -59,3 +59,21 @@ def test_dns_from_industrial_ephemeral_ports_is_not_industrial(tmp_path):
     assert result.stats["observations"] == {"http": 1} and result.stats["dissected_packets"] == 1  # the GET
     for host in result.hosts:
         assert set(host["roles"]) <= {"it-host"} and set(host["protocols"]) <= {"dns", "http"}, host
+
+
+def test_a_connection_goes_by_its_server_port_whatever_the_client_port(tmp_path):
+    """A Windows XP SCADA master's ephemeral ports run 1025-5000, across IEC 104's 2404 and OPC UA's
+    4840: its DNP3 connection from port 2404 is DNP3 (the SYN names the server), not IEC 104."""
+    from test_dissect_dnp3 import frame
+
+    read_class_0 = frame(0xC4, 10, 1, bytes([0xC0, 0xC1, 0x01, 0x3C, 0x01, 0x06]))
+    frames = [
+        (1_000_000_000, eth(ipv4("10.0.0.5", "10.0.0.9", 6, tcp(2404, 20000, 0x02)))),
+        (1_000_100_000, eth(ipv4("10.0.0.9", "10.0.0.5", 6, tcp(20000, 2404, 0x12)))),
+        (1_000_200_000, eth(ipv4("10.0.0.5", "10.0.0.9", 6, tcp(2404, 20000, 0x18, read_class_0)))),
+    ]
+    for skip_repeats in (True, False):
+        result = discover([write(tmp_path, pcap(frames), "xp.pcap")], skip_repeats=skip_repeats)
+        assert set(result.stats["observations"]) == {"dnp3"}, result.stats
+        hosts = {h["ip"]: h for h in result.hosts}
+        assert hosts["10.0.0.9"]["serves"] == ["dnp3"] and hosts["10.0.0.5"]["uses"] == ["dnp3"]

@@ -20,7 +20,7 @@ from zonewarden.model.protocols import port_tables
 from zonewarden.perf import paused_gc
 from zonewarden.traffic.capture import CaptureError, open_capture
 from zonewarden.traffic.decode import ETHERNET_LIKE, TRANSPORT_NAMES, decode, mac_text
-from zonewarden.traffic.dissection import Dissection
+from zonewarden.traffic.dissection import EPHEMERAL, Dissection
 from zonewarden.traffic.dissectors import (
     ETHERTYPES,
     TCP_PORTS,
@@ -112,6 +112,7 @@ def _discover(
             for batch in cap.batches():
                 h = decode(batch)
                 rows = table.update(h)
+                _client_ports(h, rows, table)
                 _bind_macs(h, macs)
                 picked = np.flatnonzero(_dissector_bound(h))
                 first: dict[int, Any] = {}
@@ -177,6 +178,25 @@ def _discover(
         "observations": dict(sorted(per_protocol.items())),
     }
     return Discovery(hosts, flows, stats, problems, kept, log.result())
+
+
+def _client_ports(h: Any, rows: np.ndarray, table: FlowTable) -> None:
+    """A TCP connection whose SYN was seen has a known server port: its client's port is ephemeral even
+    when it is an industrial one (a Windows XP HMI's ports run 1025-5000, across 2404, 4840, 5007, ...).
+    Such client ports become EPHEMERAL in ``h`` (after the flow table counted the batch), so that the
+    dissectors, the repeat filter and the bound mask all go by the server's port."""
+    tcp = np.flatnonzero((h.proto == 6) & (rows >= 0))
+    if not len(tcp):
+        return
+    known = table.initiator_syn(rows[tcp])
+    tcp = tcp[known]
+    from_client = table.from_initiator[tcp]
+    client_port = np.where(from_client, h.sport[tcp], h.dport[tcp])
+    server_port = np.where(from_client, h.dport[tcp], h.sport[tcp])
+    collide = _TCP_SIDES[0][client_port] & (client_port != server_port)
+    if collide.any():
+        h.sport[tcp[collide & from_client]] = EPHEMERAL
+        h.dport[tcp[collide & ~from_client]] = EPHEMERAL
 
 
 def _dissector_bound(h: Any) -> np.ndarray:

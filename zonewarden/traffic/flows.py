@@ -88,6 +88,7 @@ class FlowTable:
         self._mult = _constants(0)
         self.app_protocol: list[str | None] = []
         self.packets = 0  # packets counted in flows
+        self.from_initiator = np.zeros(0, dtype=bool)  # per packet of the last batch (see update)
 
     def __len__(self) -> int:
         return self._n
@@ -95,7 +96,8 @@ class FlowTable:
     # -- bulk update ----------------------------------------------------------------------
 
     def update(self, h: Headers) -> np.ndarray:
-        """Count the packets of ``h``; returns each packet's flow row (-1 if in no flow)."""
+        """Count the packets of ``h``; returns each packet's flow row (-1 if in no flow). Then
+        ``from_initiator`` tells, per packet of ``h``, whether its flow's initiator sent it."""
         keep = h.ip_version > 0
         if self.include_non_ip and h.single_linktype in ETHERNET_LIKE:
             keep[:] = True
@@ -108,6 +110,7 @@ class FlowTable:
             sel = np.flatnonzero(keep)
             count = len(sel)
         rows_out = np.full(len(h), -1, np.int64)
+        self.from_initiator = np.zeros(len(h), dtype=bool)
         if not count:
             return rows_out
         key, direction = _packet_keys(h, sel)
@@ -115,6 +118,7 @@ class FlowTable:
             rows = self._merge(h, sel, key, direction)
             if rows is not None:
                 rows_out[sel] = rows
+                self.from_initiator[sel] = direction == self._cols["initiator"][rows]
                 self.packets += count
                 return rows_out
             self._reseed()
@@ -241,6 +245,10 @@ class FlowTable:
                 return
 
     # -- results --------------------------------------------------------------------------
+
+    def initiator_syn(self, rows: np.ndarray) -> np.ndarray:
+        """Per flow row: whether the flow's initiator is known from its SYN."""
+        return self._cols["initiator_syn"][rows]
 
     def columns(self) -> dict[str, np.ndarray]:
         """One numpy column per field, one row per flow; a/b are the canonical endpoints.
