@@ -26,16 +26,22 @@ TARGETS = [f"10.0.1.{n}" for n in range(1, 21)]
 def _scan_capture(tmp_path):
     """The Modbus conversation of test_flows (10.0.0.5 -> 10.0.0.1:502), then a SYN scan of 20 hosts on
     3 ICS ports: hosts .1-.10 reset every probe, .11-.20 never answer."""
-    frames = list(handshake())
-    t = 10_000_000_000
-    for n, target in enumerate(TARGETS):
-        for k, port in enumerate(PORTS):
-            sport = 40000 + 3 * n + k
-            frames.append((t, eth(ipv4(SCANNER, target, 6, tcp(sport, port, SYN)))))
-            if n < 10:
-                frames.append((t + 1000, eth(ipv4(target, SCANNER, 6, tcp(port, sport, RST | ACK)))))
-            t += 1_000_000
+    frames = list(handshake()) + sweep(SCANNER, TARGETS, PORTS, 10_000_000_000)
     return write(tmp_path, pcap(frames), "scan.pcap")
+
+
+def sweep(scanner, targets, ports, start):
+    """A SYN to every port of every target, a ms apart; the first half of the targets reset each probe,
+    the others never answer."""
+    frames, t = [], start
+    for n, target in enumerate(targets):
+        for k, port in enumerate(ports):
+            sport = 40000 + len(ports) * n + k
+            frames.append((t, eth(ipv4(scanner, target, 6, tcp(sport, port, SYN)))))
+            if n < len(targets) // 2:
+                frames.append((t + 1000, eth(ipv4(target, scanner, 6, tcp(port, sport, RST | ACK)))))
+            t += 1_000_000
+    return frames
 
 
 def test_a_scan_makes_no_plcs(tmp_path):

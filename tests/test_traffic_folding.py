@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from test_capture import eth, ipv4, pcap, tcp, udp, write
-from test_flows import ACK, PSH, RST, SYN
+from test_discover_scan import sweep
+from test_flows import ACK, PSH, SYN
 from test_traffic_check import DNP3_PLANT, _plant
 
 from zonewarden.traffic import probes as probes_module
@@ -29,14 +30,7 @@ def _capture(tmp_path):
         (1_000_100_000, eth(ipv4(RTU, MASTER, 6, tcp(502, 50000, SYN | ACK)))),
         (1_000_200_000, eth(ipv4(MASTER, RTU, 6, tcp(50000, 502, PSH | ACK, READ_ONE_REGISTER)))),
     ]
-    t = 2_000_000_000
-    for n, target in enumerate(TARGETS):
-        for k, port in enumerate(PORTS):
-            sport = 40000 + 3 * n + k
-            frames.append((t, eth(ipv4(SCANNER, target, 6, tcp(sport, port, SYN)))))
-            if n < 10:
-                frames.append((t + 1000, eth(ipv4(target, SCANNER, 6, tcp(port, sport, RST | ACK)))))
-            t += 1_000_000
+    frames += sweep(SCANNER, TARGETS, PORTS, 2_000_000_000)
     return write(tmp_path, pcap(frames), "sweep.pcap")
 
 

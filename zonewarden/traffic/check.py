@@ -643,23 +643,25 @@ def check_flows(
     annotated: list[dict[str, Any]] = []
     for i, f in enumerate(flows):
         assert judged is not None
-        v = int(judged.verdict[i])
-        sz, dz = int(judged.src_zone[i]), int(judged.dst_zone[i])
-        ci, ri = int(judged.conduit[i]), int(judged.rule[i])
-        rule = compiled.rules[ri] if ri >= 0 else None
-        annotated.append(
-            {
-                **f,
-                "file": file,
-                "verdict": VERDICTS[v],
-                "src_zone": zones[sz] if sz >= 0 else None,
-                "dst_zone": zones[dz] if dz >= 0 else None,
-                "conduit": compiled.conduits[ci] if ci >= 0 else (rule.conduit if rule else None),
-                "rule": rule.flow if rule else None,
-                "reversed": bool(judged.reversed[i]),
-            }
-        )
+        annotated.append({**f, **annotation(file, judged, i, compiled, zones)})
     return check_annotated(file, annotated, events, compiled)
+
+
+def annotation(file: str, judged: Judgement, i: int, compiled: CompiledPolicy, zones: list[str]) -> dict[str, Any]:
+    """What the traffic check adds to flow record ``i`` of a judgement: file, verdict, zones, conduit,
+    the conduit flow (rule) that allows it and whether it was allowed in reverse."""
+    v, sz, dz = int(judged.verdict[i]), int(judged.src_zone[i]), int(judged.dst_zone[i])
+    ci, ri = int(judged.conduit[i]), int(judged.rule[i])
+    rule = compiled.rules[ri] if ri >= 0 else None
+    return {
+        "file": file,
+        "verdict": VERDICTS[v],
+        "src_zone": zones[sz] if sz >= 0 else None,
+        "dst_zone": zones[dz] if dz >= 0 else None,
+        "conduit": compiled.conduits[ci] if ci >= 0 else (rule.conduit if rule else None),
+        "rule": rule.flow if rule else None,
+        "reversed": bool(judged.reversed[i]),
+    }
 
 
 def check_annotated(

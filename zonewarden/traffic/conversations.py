@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from zonewarden.traffic.check import VERDICTS, CompiledPolicy, ZoneMap, fold_groups, judge_oriented
+from zonewarden.traffic.check import CompiledPolicy, ZoneMap, annotation, fold_groups, judge_oriented
 from zonewarden.traffic.flows import FlowRecords, flag_text
 
 _SUMMED = (
@@ -56,26 +56,12 @@ def fold_conversations(
     zones = zone_map.zones
     out = []
     for g, rec in zip(by_position.tolist(), heads, strict=True):
-        row = int(first[g])
-        v, sz, dz = int(judged.verdict[row]), int(judged.src_zone[row]), int(judged.dst_zone[row])
-        ci, ri = int(judged.conduit[row]), int(judged.rule[row])
-        rule = compiled.rules[ri] if ri >= 0 else None
         for k in _SUMMED:
             rec[k] = sums[k][g]
         rec["first_seen"], rec["last_seen"] = first_ns[g] / 1e9, last_ns[g] / 1e9
         rec["tcp_flags"] = flags[g]
         rec["tcp_flags_text"] = flag_text(flags[g])
-        rec.update(
-            {
-                "flows": flows[g],
-                "file": file,
-                "verdict": VERDICTS[v],
-                "src_zone": zones[sz] if sz >= 0 else None,
-                "dst_zone": zones[dz] if dz >= 0 else None,
-                "conduit": compiled.conduits[ci] if ci >= 0 else (rule.conduit if rule else None),
-                "rule": rule.flow if rule else None,
-                "reversed": bool(judged.reversed[row]),
-            }
-        )
+        rec["flows"] = flows[g]
+        rec.update(annotation(file, judged, int(first[g]), compiled, zones))
         out.append(rec)
     return out

@@ -24,6 +24,7 @@ from zonewarden.traffic.check import (
     VIOLATIONS,
     CompiledPolicy,
     ZoneMap,
+    annotation,
     fold_groups,
     judge_oriented,
 )
@@ -64,22 +65,15 @@ def check_probes(
     zones = zone_map.zones
     groups, violations, counts = [], [], dict.fromkeys(VERDICTS, 0)
     for g, row in enumerate(first.tolist()):
-        v, sz, dz = int(judged.verdict[row]), int(judged.src_zone[row]), int(judged.dst_zone[row])
-        ci, ri = int(judged.conduit[row]), int(judged.rule[row])
-        rule = compiled.rules[ri] if ri >= 0 else None
+        v = int(judged.verdict[row])
         sample = _sample(probes, s, int(starts[g]), flows[g])
         item = {
-            "file": file,
             "client": clients[g],
             "transport": TRANSPORT_NAMES.get(int(c["proto"][row]), f"ip-{int(c['proto'][row])}"),
             "port": int(c["server_port"][row]),
             "protocol": protocols[g],
             "state": FLOW_STATES[int(c["state"][row])],
-            "verdict": VERDICTS[v],
-            "src_zone": zones[sz] if sz >= 0 else None,
-            "dst_zone": zones[dz] if dz >= 0 else None,
-            "conduit": compiled.conduits[ci] if ci >= 0 else (rule.conduit if rule else None),
-            "rule": rule.flow if rule else None,
+            **annotation(file, judged, row, compiled, zones),
             "servers": int(servers[g]),
             "sample": sample,
             "flows": flows[g],
