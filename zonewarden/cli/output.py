@@ -49,10 +49,14 @@ def sl_cell(level: int | None) -> str:
     return f"[{colour}]{level}[/]"
 
 
+CAPTURE_SUFFIXES = frozenset({"", ".pcap", ".pcapng", ".cap", ".dmp", ".gz", ".ntar", ".trace"})
+
+
 def capture_files(paths: list[Path]) -> list[Path]:
     """The captures to read, each once: files as named, and the capture files found (recursively, in name
-    order) in folders; other files in folders (notes, manifests) are skipped with a note. Missing paths
-    exit 2."""
+    order) in folders. Other files in folders, and named files that neither are captures nor are named
+    like one (a MANIFEST.tsv that a shell's ``**/*`` picked up), are skipped with a note; a file named
+    like a capture that is not one is read and reported. Missing paths exit 2."""
     from zonewarden.traffic.capture import is_capture_file
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -62,13 +66,14 @@ def capture_files(paths: list[Path]) -> list[Path]:
     skipped: list[Path] = []
     for path in paths:
         if not path.is_dir():
-            out.append(path)
+            named_like_one = path.suffix.lower() in CAPTURE_SUFFIXES
+            (out if named_like_one or is_capture_file(path) else skipped).append(path)
             continue
         for p in sorted(p for p in path.rglob("*") if p.is_file()):
             (out if is_capture_file(p) else skipped).append(p)
     if skipped:
         err_console.print(
-            f"skipped {len(skipped)} file(s) in folders that are not pcap or pcapng captures, e.g. {skipped[0]}",
+            f"skipped {len(skipped)} file(s) that are not pcap or pcapng captures, e.g. {skipped[0]}",
             markup=False,
         )
     if not out:
