@@ -17,7 +17,7 @@ Format ``zonewarden-discovery-1``::
       "inventory": [{"ip", "mac", "vendor", "model", "firmware", "serial", "name", "roles",
                      "protocols", "zone", "first_seen", "last_seen", "packets"}],
       "flows": [{"client", "server", "protocol", "flows", "packets", "bytes",
-                 "first_seen", "last_seen"}],        # one row per client, server and protocol
+                 "first_seen", "last_seen"}],        # one row per client, server and protocol; no probes
       "map": {"nodes": [...], "edges": [...]},       # traffic.commap.build_map
       "cross_zone": [{"source", "target", "source_zone", "target_zone", "protocols",
                       "packets", "bytes"}]
