@@ -28,7 +28,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -590,18 +589,6 @@ def judge_oriented(records: Any, c: dict[str, np.ndarray], compiled: CompiledPol
     return judged
 
 
-def fold_groups(keys: list[np.ndarray], then: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(order, starts): the rows sorted by ``keys`` and then ``then``; where each group of equal keys starts."""
-    order = np.lexsort((then, *keys[::-1]))
-    change = np.zeros(len(order), dtype=bool)
-    if len(order):
-        change[0] = True
-    for k in keys:
-        ks = k[order]
-        change[1:] |= ks[1:] != ks[:-1]
-    return order, np.flatnonzero(change)
-
-
 def _permit_one(compiled: CompiledPolicy, conduit: str, f: dict[str, Any], mid_flow: bool) -> tuple[int, bool]:
     """(rule index or -1, reversed) for one non-IPv4 flow through ``conduit``, by the policy's own
     address arithmetic (IPv6 flows are rare on plant floors; the bulk path is IPv4 only)."""
@@ -631,13 +618,12 @@ def _conduit_of(compiled: CompiledPolicy, pair: int) -> int:
 
 def check_flows(
     file: str,
-    flows: Sequence[dict[str, Any]],
+    flows: list[dict[str, Any]],
     events: list[Any],
     compiled: CompiledPolicy,
     zone_map: ZoneMap,
 ) -> CheckResult:
     """Judge the flows of one capture file and list its violations (aggregated per conversation)."""
-    flows = flows if isinstance(flows, list) else list(flows)  # judged column by column: made once
     judged = judge_flows(flows, compiled, zone_map) if flows else None
     zones = zone_map.zones
     annotated: list[dict[str, Any]] = []

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from zonewarden.traffic.check import CompiledPolicy, ZoneMap, annotation, fold_groups, judge_oriented
-from zonewarden.traffic.flows import FlowRecords, flag_text
+from zonewarden.traffic.check import CompiledPolicy, ZoneMap, annotation, judge_oriented
+from zonewarden.traffic.flows import FlowRecords, flag_text, fold_groups
 
 _SUMMED = (
     "packets_to_server", "packets_to_client", "bytes_to_server", "bytes_to_client",

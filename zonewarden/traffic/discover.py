@@ -9,7 +9,7 @@ from the Ethernet headers in bulk.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ class Discovery:
     """Everything one discovery run found."""
 
     hosts: list[dict[str, Any]]
-    flows: Sequence[dict[str, Any]]  # made on demand (FlowRecords): iterate, do not hold them all
+    flows: FlowRecords  # made on demand: iterate, do not hold them all
     stats: dict[str, Any]
     problems: list[dict[str, Any]]
     observations: list[Observation] = field(default_factory=list)  # kept only when asked (tests, debugging)

@@ -173,6 +173,7 @@ class FlowTable:
         last = np.maximum.reduceat(ts, starts)
         flags = np.bitwise_or.reduceat(flag_s, starts).astype(np.int64)
         flags_ab = np.bitwise_or.reduceat(np.where(fwd, flag_s, 0), starts).astype(np.int64)
+        flags_ba = np.bitwise_or.reduceat(np.where(fwd, 0, flag_s), starts).astype(np.int64)
         payload = h.payload_len[sel][order]
         pay_all = np.add.reduceat(payload, starts)
         pay_ab = np.add.reduceat(payload * fwd, starts)
@@ -201,7 +202,7 @@ class FlowTable:
         cols["bytes_ba"][rows] += by_all - by_ab
         cols["tcp_flags"][rows] |= flags
         cols["flags_ab"][rows] |= flags_ab
-        cols["flags_ba"][rows] |= np.bitwise_or.reduceat(np.where(fwd, 0, flag_s), starts).astype(np.int64)
+        cols["flags_ba"][rows] |= flags_ba
         cols["payload_ab"][rows] += pay_ab
         cols["payload_ba"][rows] += pay_all - pay_ab
         if known.any():
@@ -345,7 +346,7 @@ class FlowRecords(Sequence[dict[str, Any]]):
         InventoryBuilder.add_flow: a probe says nothing else). A scan has a probe per host and port.
 
         Taken ``PROBE_CHUNK`` probes at a time (bounded memory): a host may come once per chunk."""
-        rows = self.rows[self.codes[self.rows] < len(PROBE_STATES)]
+        rows = self.probes().rows
         for lo in range(0, len(rows), self.PROBE_CHUNK):
             yield from self._probe_hosts(rows[lo : lo + self.PROBE_CHUNK])
 
@@ -360,14 +361,11 @@ class FlowRecords(Sequence[dict[str, Any]]):
             for side, keep in (("client", slice(None)), ("server", answered))
         ]  # fmt: skip
         version, hi, lo, packets, size, first_ns, last_ns = (np.concatenate(x) for x in zip(*ends, strict=True))
-        order = np.lexsort((lo, hi, version))
-        version, hi, lo = version[order], hi[order], lo[order]
-        start = np.ones(len(order), dtype=bool)
-        start[1:] = (version[1:] != version[:-1]) | (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])
-        starts = np.flatnonzero(start)
+        order, starts = fold_groups([version, hi, lo])
+        head = order[starts]
         return list(
             zip(
-                _addresses(version[starts], hi[starts], lo[starts]),
+                address_texts(version[head], hi[head], lo[head]),
                 (np.minimum.reduceat(first_ns[order], starts) / 1e9).tolist(),
                 (np.maximum.reduceat(last_ns[order], starts) / 1e9).tolist(),
                 np.add.reduceat(packets[order], starts).tolist(),
@@ -433,9 +431,9 @@ class FlowRecords(Sequence[dict[str, Any]]):
             c["ethertype"].tolist(),
             [TRANSPORT_NAMES.get(p, f"ip-{p}") if ip else "eth" for p, ip in pairs],
             [p if ip else None for p, ip in pairs],
-            _addresses(version, c["client_hi"], c["client_lo"]),
+            address_texts(version, c["client_hi"], c["client_lo"]),
             c["client_port"].tolist(),
-            _addresses(version, c["server_hi"], c["server_lo"]),
+            address_texts(version, c["server_hi"], c["server_lo"]),
             c["server_port"].tolist(),
             *(c[k].tolist() for k in RECORD_FIELDS[8:14]),  # packets, bytes and payload per direction
             _STATE_NAMES[c["state"]].tolist(),
@@ -448,10 +446,6 @@ class FlowRecords(Sequence[dict[str, Any]]):
             [self._app[r] for r in rows.tolist()],
         )
         return [dict(zip(RECORD_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
-
-    def addresses(self, version: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> list[str]:
-        """Address texts of oriented columns (see :meth:`oriented`)."""
-        return _addresses(version, hi, lo)
 
     def app_protocols(self, rows: Iterable[int]) -> list[str | None]:
         """The application protocol of table rows (the ``row`` column of :meth:`oriented`)."""
@@ -484,7 +478,7 @@ RECORD_FIELDS = (
 )
 
 
-def _addresses(version: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> list[str]:
+def address_texts(version: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> list[str]:
     """Address texts: IPv4 and MACs from ``lo``, IPv6 from both halves; each distinct one made once."""
     if not len(lo):
         return []
@@ -530,6 +524,19 @@ def flow_state_codes(c: dict[str, np.ndarray]) -> np.ndarray:
 
 
 _STATE_NAMES = np.array(FLOW_STATES, dtype=object)
+
+
+def fold_groups(keys: list[np.ndarray], then: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(order, starts): the rows sorted by ``keys`` (then by ``then``), and where each group of equal keys
+    starts in that order."""
+    order = np.lexsort((*([then] if then is not None else []), *keys[::-1]))
+    change = np.zeros(len(order), dtype=bool)
+    if len(order):
+        change[0] = True
+    for k in keys:
+        ks = k[order]
+        change[1:] |= ks[1:] != ks[:-1]
+    return order, np.flatnonzero(change)
 
 
 def conversations(flows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:

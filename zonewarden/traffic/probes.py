@@ -25,11 +25,10 @@ from zonewarden.traffic.check import (
     CompiledPolicy,
     ZoneMap,
     annotation,
-    fold_groups,
     judge_oriented,
 )
 from zonewarden.traffic.decode import TRANSPORT_NAMES
-from zonewarden.traffic.flows import FLOW_STATES, FlowRecords
+from zonewarden.traffic.flows import FLOW_STATES, FlowRecords, address_texts, fold_groups
 
 SAMPLE = 5  # servers named per group
 _SORTED = (  # the columns read in group order
@@ -51,7 +50,8 @@ def check_probes(
         judged.src_zone, judged.dst_zone, judged.verdict, judged.conduit, judged.rule, judged.reversed,
     ]  # fmt: skip
     order, starts = fold_groups(keys, c["first_packet"])
-    group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(order))))  # per sorted row
+    sizes = np.diff(np.append(starts, len(order)))
+    group = np.repeat(np.arange(len(starts)), sizes)  # per sorted row
     s = {k: c[k][order] for k in _SORTED}
     servers = _distinct_servers(group, s, len(starts))
     first = order[starts]
@@ -59,14 +59,14 @@ def check_probes(
     size = np.add.reduceat(s["bytes_to_server"] + s["bytes_to_client"], starts).tolist()
     first_ns = np.minimum.reduceat(s["first_ns"], starts).tolist()
     last_ns = np.maximum.reduceat(s["last_ns"], starts).tolist()
-    flows = np.diff(np.append(starts, len(order))).tolist()
-    clients = probes.addresses(c["ip_version"][first], c["client_hi"][first], c["client_lo"][first])
+    flows = sizes.tolist()
+    clients = address_texts(c["ip_version"][first], c["client_hi"][first], c["client_lo"][first])
     protocols = probes.app_protocols(c["row"][first].tolist())
     zones = zone_map.zones
     groups, violations, counts = [], [], dict.fromkeys(VERDICTS, 0)
     for g, row in enumerate(first.tolist()):
         v = int(judged.verdict[row])
-        sample = _sample(probes, s, int(starts[g]), flows[g])
+        sample = _sample(s, int(starts[g]), flows[g])
         item = {
             "client": clients[g],
             "transport": TRANSPORT_NAMES.get(int(c["proto"][row]), f"ip-{int(c['proto'][row])}"),
@@ -92,17 +92,14 @@ def check_probes(
 
 def _distinct_servers(group: np.ndarray, s: dict[str, np.ndarray], groups: int) -> np.ndarray:
     """Per group (``group``: the sorted rows' group), how many distinct servers."""
-    order = np.lexsort((s["server_lo"], s["server_hi"], group))
-    g, hi, lo = group[order], s["server_hi"][order], s["server_lo"][order]
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = (g[1:] != g[:-1]) | (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])
-    return np.bincount(g[new], minlength=groups)
+    order, starts = fold_groups([group, s["server_hi"], s["server_lo"]])
+    return np.bincount(group[order[starts]], minlength=groups)
 
 
-def _sample(probes: FlowRecords, s: dict[str, np.ndarray], start: int, count: int) -> list[str]:
+def _sample(s: dict[str, np.ndarray], start: int, count: int) -> list[str]:
     """Up to SAMPLE distinct servers of a group, in the order of their first probe."""
     take = slice(start, start + min(count, 8 * SAMPLE))
-    texts = probes.addresses(s["ip_version"][take], s["server_hi"][take], s["server_lo"][take])
+    texts = address_texts(s["ip_version"][take], s["server_hi"][take], s["server_lo"][take])
     return list(dict.fromkeys(texts))[:SAMPLE]
 
 

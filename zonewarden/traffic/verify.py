@@ -20,12 +20,10 @@ from zonewarden.traffic.check import (
     CompiledPolicy,
     ZoneMap,
     check_annotated,
-    check_flows,
     compile_policy,
 )
 from zonewarden.traffic.conversations import fold_conversations
 from zonewarden.traffic.coverage import coverage
-from zonewarden.traffic.flows import FlowRecords
 from zonewarden.traffic.probes import check_probes
 
 
@@ -110,13 +108,10 @@ def verify(
         problems.extend(found.problems)
         if any(p.get("unreadable") for p in found.problems):
             continue
-        flows = found.flows
-        if isinstance(flows, FlowRecords):  # judged in bulk and folded: a scan or a DNS client has millions
-            folded = fold_conversations(name, flows.conversations(), prepared.compiled, prepared.zone_map)
-            result = check_annotated(name, folded, found.events, prepared.compiled)
-            result.add_probes(*check_probes(name, flows.probes(), prepared.compiled, prepared.zone_map))
-        else:
-            result = check_flows(name, flows, found.events, prepared.compiled, prepared.zone_map)
+        flows = found.flows  # judged in bulk and folded: a scan or a DNS client makes millions
+        folded = fold_conversations(name, flows.conversations(), prepared.compiled, prepared.zone_map)
+        result = check_annotated(name, folded, found.events, prepared.compiled)
+        result.add_probes(*check_probes(name, flows.probes(), prepared.compiled, prepared.zone_map))
         results.append(result)
         hosts[name] = found.hosts
         ctx = Context(
