@@ -245,6 +245,45 @@ def build_scan(target: int) -> Path:
     return path
 
 
+def build_dns(target: int) -> Path:
+    """DNS clients that open a flow per query: 100 hosts of 10.30.2.0/24 ask 10.30.3.10 (the demo
+    plant's SCADA and site-operations zones), each query from a new source port (1024 and up, across
+    industrial ports) and answered, ``target`` packets in all. Built with numpy, once, then reused."""
+    path = CACHE / f"dns-{target}.pcap"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    query = np.frombuffer(bytes.fromhex("123401000001000000000000037777770765786d706c6503636f6d0000010001"), np.uint8)
+    size = 14 + 20 + 8 + len(query)
+    i = np.arange(target)
+    n, reply = i // 2, (i % 2) == 1
+    client = (0x0A1E020A + n % 100).astype(np.uint32)
+    server = np.uint32(0x0A1E030A)
+    sport = 1024 + (n // 100) % 60000
+    frame = np.zeros((target, 16 + size), np.uint8)
+    ts = 1_700_000_000 * 10**6 + i * 5  # microseconds
+    frame[:, 0:4] = (ts // 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
+    frame[:, 4:8] = (ts % 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
+    frame[:, 8:16] = np.array([size, size], "<u4").view(np.uint8)
+    f = frame[:, 16:]
+    f[:, 0:12] = [0, 0x0C, 0x29, 1, 2, 3, 0, 0x1B, 0x1B, 4, 5, 6]
+    f[:, 12:16] = [8, 0, 0x45, 0]
+    f[:, 16:18] = np.array([size - 14], ">u2").view(np.uint8)
+    f[:, 22:24] = [64, 17]
+    f[:, 26:30] = np.where(reply, server, client).astype(">u4").view(np.uint8).reshape(-1, 4)
+    f[:, 30:34] = np.where(reply, client, server).astype(">u4").view(np.uint8).reshape(-1, 4)
+    f[:, 34:36] = np.where(reply, 53, sport).astype(">u2").view(np.uint8).reshape(-1, 2)
+    f[:, 36:38] = np.where(reply, sport, 53).astype(">u2").view(np.uint8).reshape(-1, 2)
+    f[:, 38:40] = np.array([8 + len(query)], ">u2").view(np.uint8)
+    f[:, 42:] = query
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        out.write(frame.tobytes())
+    tmp.rename(path)
+    return path
+
+
 def ours(path: Path, flows: bool) -> int:
     table = FlowTable()
     n = 0

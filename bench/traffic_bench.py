@@ -14,7 +14,11 @@
 
 Best of ``--repeat`` runs for each figure (shared VMs are noisy). Usage::
 
-    .venv/bin/python bench/traffic_bench.py [--flows 10000000] [--packets 1000000] [--repeat 3]
+    .venv/bin/python bench/traffic_bench.py [--flows 10000000] [--packets 1000000] [--repeat 3] [--scale 2000000]
+
+3. With ``--scale N``: ``zonewarden traffic check`` of the demo workspace against two flow-heavy
+   captures of N packets from bench/capture_bench.py, a SYN scan (a flow per probe) and DNS clients
+   (a flow per query), each in a fresh process: wall time and that process's peak RSS.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from capture_bench import build  # noqa: E402
 from scale_plant import generate  # noqa: E402
 
 from zonewarden.model.plant import Plant  # noqa: E402
-from zonewarden.traffic.check import VERDICTS, ZoneMap, check_flows, classify, compile_policy  # noqa: E402
+from zonewarden.traffic.check import VERDICTS, ZoneMap, classify, compile_policy  # noqa: E402
 
 
 def _best(fn, repeat: int) -> tuple[float, object]:
@@ -166,21 +170,22 @@ def capture_plant(flows: list[dict]) -> Plant:
 
 def overhead(packets: int, repeat: int) -> float:
     from zonewarden.detect import Context, detect
-    from zonewarden.model.resolve import Resolver
     from zonewarden.traffic.coverage import coverage
     from zonewarden.traffic.discover import discover
+    from zonewarden.traffic.verify import Prepared, check_discovery
 
     path = build(packets)
     t_discover, found = _best(lambda: discover([path]), repeat)
     plant = capture_plant(found.flows)  # type: ignore[union-attr]
 
     def check() -> int:
-        resolver = Resolver(plant)
-        zone_map = ZoneMap.build(plant, resolver)
-        compiled = compile_policy(plant, zone_map)
-        result = check_flows(str(path), found.flows, found.events, compiled, zone_map)  # type: ignore[union-attr]
-        coverage(plant, compiled, [result])
-        ctx = Context(str(path), plant, resolver, zone_map, found.hosts, result.flows, found.events)  # type: ignore[union-attr]
+        prepared = Prepared.build(plant)
+        result = check_discovery(str(path), found, prepared)  # as traffic check does it
+        coverage(plant, prepared.compiled, [result])
+        ctx = Context(
+            str(path), plant, prepared.resolver, prepared.zone_map, found.hosts, result.flows, found.events,  # type: ignore[union-attr]
+            probes=result.probes,
+        )  # fmt: skip
         return len(result.violations) + len(detect(ctx))
 
     t_check, found_items = _best(check, repeat)
@@ -197,17 +202,46 @@ def overhead(packets: int, repeat: int) -> float:
     return share
 
 
+def scale(packets: int) -> None:
+    """`zonewarden traffic check` of the demo workspace against the flow-heavy captures of
+    capture_bench (a SYN scan, a flow per probe; DNS clients, a flow per query), in a fresh process:
+    wall time and peak RSS."""
+    import os
+    import subprocess
+
+    from capture_bench import build_dns, build_scan
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Path(tmp) / "demo"
+        cli = [sys.executable, "-m", "zonewarden"]
+        subprocess.run([*cli, "init", str(ws), "--demo"], check=True, capture_output=True)
+        for name, path in (("SYN scan", build_scan(packets)), ("DNS, a flow per query", build_dns(packets))):
+            out = Path(tmp) / "out.txt"
+            t = time.perf_counter()
+            with out.open("w") as sink:
+                child = subprocess.Popen([*cli, "traffic", "check", str(ws), str(path)], stdout=sink, stderr=sink)
+                _, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
+            seconds = time.perf_counter() - t
+            child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+            first = (out.read_text().splitlines() or [""])[0]
+            rss = usage.ru_maxrss / 1024
+            print(f"traffic check, {name} ({packets:,} packets): {seconds:.1f} s, peak RSS {rss:.0f} MB; {first}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flows", type=int, default=10_000_000)
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-capture", action="store_true")
+    parser.add_argument("--scale", type=int, default=0, help="also traffic-check flow-heavy captures of this size")
     args = parser.parse_args()
     rate = classification(args.flows, args.repeat)
     if not args.skip_capture:
         share = overhead(args.packets, args.repeat)
         print(f"ratios: classification {rate / 5e6:.2f}x the 5 M flows/s target; check/discover {share:.3f}")
+    if args.scale:
+        scale(args.scale)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,17 @@ class Prepared:
         return cls(plant, resolver, zone_map, compile_policy(plant, zone_map))
 
 
+def check_discovery(name: str, found: Any, prepared: Prepared) -> CheckResult:
+    """The flows of one capture's discovery judged against the plant: in bulk and folded (conversations
+    per client, server and port; probes per client, port and zones), since a scan or a DNS client
+    makes millions of them."""
+    flows = found.flows
+    folded = fold_conversations(name, flows.conversations(), prepared.compiled, prepared.zone_map)
+    result = check_annotated(name, folded, found.events, prepared.compiled)
+    result.add_probes(*check_probes(name, flows.probes(), prepared.compiled, prepared.zone_map))
+    return result
+
+
 def verify(
     plant: Plant,
     captures: Iterable[str | Path],
@@ -108,10 +119,7 @@ def verify(
         problems.extend(found.problems)
         if any(p.get("unreadable") for p in found.problems):
             continue
-        flows = found.flows  # judged in bulk and folded: a scan or a DNS client makes millions
-        folded = fold_conversations(name, flows.conversations(), prepared.compiled, prepared.zone_map)
-        result = check_annotated(name, folded, found.events, prepared.compiled)
-        result.add_probes(*check_probes(name, flows.probes(), prepared.compiled, prepared.zone_map))
+        result = check_discovery(name, found, prepared)
         results.append(result)
         hosts[name] = found.hosts
         ctx = Context(
