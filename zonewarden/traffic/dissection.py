@@ -17,10 +17,12 @@ first address of this flow", not about 10.1.2.3. Then:
 * **leaving the memo**: when such a flow says something new, its earlier packets are
   replayed through the dissectors (their findings dropped) to build its own state, and
   from then on it is dissected and records its path for the flows after it.
-* **aggregation**: findings are counted per flow and *signature* (what the inventory and
-  the event log use: protocol, hosts, message, operation, function, identity and the
-  event key details). The first of each is added as an observation; the others only
-  count, as the repeats of :mod:`zonewarden.traffic.repeats` do.
+* **aggregation**: findings are counted per *signature* (what the inventory and the event
+  log use: protocol, hosts, message, operation, function, identity and the event key
+  details) and the flow's addresses: flows between the same addresses (a poller opening a
+  new connection per poll) share their counts. The first of each is added as an
+  observation; the others only count, as the repeats of
+  :mod:`zonewarden.traffic.repeats` do.
 
 Exactness rests on two properties of the dissectors, which the tests check: they are
 deterministic in (state, packet), and they treat addresses as opaque labels (packet
@@ -78,13 +80,14 @@ Template = tuple[int, Observation, Plan | None]  # signature id, observation wit
 class _Flow:
     """A flow's place in the memo, whether its dissector state is its own, and its address tokens."""
 
-    __slots__ = ("canon", "genuine", "ids", "node")
+    __slots__ = ("addresses", "canon", "genuine", "ids", "node")
 
     def __init__(self) -> None:
         self.node = 0  # memo trie node reached; -1: off the memo (it was full)
         self.genuine = False  # the dissector states hold this flow's own packets
         self.ids: dict[Any, str] = {}  # address id -> token
         self.canon: dict[tuple[Any, ...], int] = {}  # ends -> the id of their view (Dissection.views)
+        self.addresses = -1  # the id of its ids (Dissection.address_sets), -1: not yet known
 
 
 class _Entry:
@@ -131,7 +134,8 @@ class Dissection:
         self.memo: dict[tuple[Any, ...], _Entry] = {}
         self.nodes = 1
         self.signatures: dict[Any, int] = {}
-        self.aggregates: dict[tuple[int, int], Aggregate] = {}
+        self.aggregates: dict[tuple[int, int], Aggregate] = {}  # (address set id, signature) -> its findings
+        self.address_sets: dict[tuple[Any, ...], int] = {}  # a flow's (address id, token) pairs -> an id >= 0
         self.memo_bytes = 0
         self.views: list[tuple[Any, ...]] = []  # what a dissector sees of a packet but its payload, by id
         self.view_ids: dict[tuple[Any, ...], int] = {}
@@ -245,6 +249,7 @@ class Dissection:
         token = flow.ids.get(aid)
         if token is None:
             token = flow.ids[aid] = _token(len(flow.ids))
+            flow.addresses = -1
         return token
 
     def _run(self, row: int, pkt: Packet) -> list[Observation]:
@@ -308,40 +313,58 @@ class Dissection:
         time: float,
         group: Any,
     ) -> None:
-        """The findings of one packet: the first of each signature in the flow is added, the others counted."""
+        """The findings of one packet: the first of each signature about the same addresses is added, the
+        others counted. Flows between the same addresses share their aggregates (a poller's new TCP
+        connection says what the one before said); packets in no flow are keyed by their own addresses."""
+        if flow is None:
+            where = -1
+        else:
+            where = flow.addresses
+            if where < 0:
+                where = flow.addresses = self._address_set(flow)
         aggregates = self.aggregates
         for signature, template, plan in templates:
-            agg = aggregates.get((row, signature))
+            agg = aggregates.get((where, signature))
             if agg is None:
-                agg = self._first(file, row, flow, signature, template, plan, number, time)
+                agg = self._first(file, row, flow, where, signature, template, plan, number, time)
             else:
                 agg.count += 1
                 agg.last_packet, agg.last_time = number, time
+                if row >= 0 and self.protocol_of_flow[row] is None and agg.obs.message != "malformed":
+                    self.protocol_of_flow[row] = agg.obs.protocol
             if group is not None:
                 group.templates.append(agg.obs)
                 if agg.event is not None:
                     group.events.append(agg.event)
+
+    def _address_set(self, flow: _Flow) -> int:
+        pairs = tuple(flow.ids.items())
+        found = self.address_sets.get(pairs)
+        if found is None:
+            found = self.address_sets[pairs] = len(self.address_sets)
+        return found
 
     def _first(
         self,
         file: str,
         row: int,
         flow: _Flow | None,
+        where: int,
         signature: int,
         template: Observation,
         plan: Plan | None,
         number: int,
         time: float,
     ) -> Aggregate:
-        """The first finding of its signature in the flow: added to the inventory and the events."""
+        """The first finding of its signature about these addresses: added to the inventory and the events."""
         if len(self.aggregates) >= MAX_AGGREGATES:
             self.account()
         if flow is None or plan is None:  # a packet dissected with its own addresses
             obs = template
-        else:  # the texts are made here, once per signature and flow, not kept per flow (memory per flow)
+        else:  # the texts are made here, once per signature and addresses, not kept per flow (memory per flow)
             texts = {token: address_text(aid) for aid, token in flow.ids.items()}
             obs = _real(template, plan, texts, number, time, file)
-        agg = self.aggregates[(row, signature)] = Aggregate(obs, self._add(file, row, obs), number, time)
+        agg = self.aggregates[(where, signature)] = Aggregate(obs, self._add(file, row, obs), number, time)
         return agg
 
     def _each(self, file: str, row: int, found: list[Observation]) -> None:
@@ -371,6 +394,7 @@ class Dissection:
         self.views.clear()
         self.view_ids.clear()
         self.signatures.clear()
+        self.address_sets.clear()
 
     def account(self) -> None:
         """Add the counted findings to the inventory and the events, and forget them (at the end of a
