@@ -73,6 +73,30 @@ def test_roles_with_evidence_and_identity():
     assert hosts["10.9.9.9"]["roles"] == ["it-host"]  # https only
 
 
+def test_broadcasts_poll_no_device():
+    """A BACnet device's I-Am to the subnet broadcast, a station's Who-Is: datagrams to whoever listens.
+    Neither makes its sender an HMI or SCADA client, nor counts the broadcast address as a device polled."""
+    device, station = "10.64.1.7", "10.64.0.2"
+    b = InventoryBuilder()
+    b.add_flow({**_flow(device, "10.64.255.255", "bacnet", 47808), "transport": "udp"})
+    b.add_flow({**_flow(station, "10.64.255.255", "bacnet", 47808), "transport": "udp"})
+    b.add_flow({**_flow(station, "239.255.255.250", "bacnet", 47808), "transport": "udp"})
+    b.add_flow({**_flow(station, device, "bacnet", 47808), "transport": "udp"})
+    hosts = {h["ip"]: h for h in b.result()}
+    assert set(hosts) == {device, station}
+    assert hosts[device]["roles"] == ["plc"]
+    assert hosts[device]["role_evidence"][0]["evidence"] == "serves bacnet to 1 client(s)"
+    assert hosts[station]["role_evidence"] == [{"role": "scada-client", "evidence": "polls 1 device(s) over bacnet"}]
+    assert hosts[station]["uses"] == ["bacnet"]
+
+
+def test_oui_lookup_once_per_prefix():
+    """Each MAC's vendor comes from the registry entry of its 24-bit OUI, whatever the notation."""
+    assert mac_vendor("00:80:f4:01:02:03") == mac_vendor("00-80-F4-FF-FF-FF") == "TELEMECANIQUE ELECTRIQUE"
+    assert mac_vendor("0080.f401.0203") == "TELEMECANIQUE ELECTRIQUE"
+    assert mac_vendor("00:80:f4:01:02") is None and mac_vendor("00:80:f4:01:02:zz") is None
+
+
 def test_oui_lookup_is_offline_and_safe():
     assert mac_vendor("00:1b:1b:00:00:01").startswith("Siemens")
     assert mac_vendor("02:00:00:00:00:01") is None  # locally administered

@@ -140,9 +140,11 @@ class InventoryBuilder:
             if mac:
                 h.macs.add(mac)
         if protocol and server is not None:
+            client.used[protocol] += int(flow.get("packets", 0))
+            if _not_a_host(flow["server"]):  # a broadcast or multicast (a BACnet I-Am): no device was polled
+                return
             server.served[protocol] += int(flow.get("packets", 0))
             server.peers_served[protocol].add(flow["client"])
-            client.used[protocol] += int(flow.get("packets", 0))
             client.peers_used[protocol].add(flow["server"])
 
     def add_traffic(self, key: str, first: float | None, last: float | None, packets: int, size: int) -> Host:
@@ -305,7 +307,8 @@ def infer_roles(host: Host) -> list[dict[str, str]]:
                 "evidence": "sent " + ", ".join(f"{op} ({n})" for op, n in sorted(engineering.items())),
             }
         )
-    ics_client = [p for p in host.used if p in CONTROLLER_PROTOCOLS | TELECONTROL_PROTOCOLS]
+    # protocols it polled a device with (not those it only sent to a broadcast address, as a BACnet I-Am)
+    ics_client = [p for p in host.used if p in CONTROLLER_PROTOCOLS | TELECONTROL_PROTOCOLS and host.peers_used.get(p)]
     if ics_client and not engineering:
         targets = sorted({t for p in ics_client for t in host.peers_used[p]})
         writes = host.operations.get("write", 0) + host.operations.get("operate", 0)
