@@ -86,15 +86,28 @@ def test_replayed_rounds_take_their_findings_from_the_memo(tmp_path) -> None:
 
 @pytest.mark.skipif(not CAPTURES, reason="../shared/data/pcaps is not here")
 def test_tiny_bounds_stay_exact(tmp_path, monkeypatch) -> None:
-    """A memo that fills at once (flows then leave it and replay their path), counters accounted often."""
+    """A memo that fills at once (entries no flow followed are forgotten, flows leave it and replay their
+    path), counters accounted often, signatures forgotten and numbered anew."""
     monkeypatch.setattr(dissection, "MAX_MEMO", 300)
     monkeypatch.setattr(dissection, "MAX_MEMO_BYTES", 20_000)
     monkeypatch.setattr(dissection, "MAX_AGGREGATES", 40)
+    monkeypatch.setattr(dissection, "MAX_SIGNATURES", 25)
+    forgotten = []
+    room = dissection.Dissection._room
+
+    def spy(self, size):
+        before = len(self.memo)
+        out = room(self, size)
+        forgotten.append(before - len(self.memo))
+        return out
+
+    monkeypatch.setattr(dissection.Dissection, "_room", spy)
     cap = tmp_path / "replay.pcap"
     chosen = [p for p in CAPTURES if p.stat().st_size < 400_000][::5]
     _replay(cap, chosen, 3)
     s = _check(cap)
     assert s["memo_packets"] and s["replayed_packets"]
+    assert max(forgotten) > 0  # entries no flow followed were forgotten to make room
 
 
 def test_ephemeral_ports_and_addresses_are_labels(tmp_path) -> None:

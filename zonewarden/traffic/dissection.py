@@ -32,9 +32,13 @@ shared capture and on a replay of them with shifted addresses.
 
 Packets outside any flow (non-IP frames) are dissected as they are, with one shared
 state per dissector, as before this stage. Memory is bounded: at most ``MAX_MEMO`` memo
-entries holding at most ``MAX_MEMO_BYTES`` of payload (then flows record no more; a
-replay walks the memo path back to the root, so no packet is held) and
-``MAX_AGGREGATES`` counters (then accounted and forgotten).
+entries holding at most ``MAX_MEMO_BYTES`` of payload (when full, the entries no flow
+followed are forgotten, as the identity answers of many devices that each say something
+of their own; when most were followed, flows record no more; a replay walks the memo path
+back to the root, so no packet is held), ``MAX_AGGREGATES`` counters (then accounted and
+forgotten) and ``MAX_SIGNATURES`` signature keys (then forgotten: a signature seen again
+is added again, which changes no count). A flow keeps its addresses as a tuple, and the
+view of its ends from its second packet on.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from zonewarden.traffic.inventory import InventoryBuilder
 
 MAX_MEMO = 100_000  # memo entries
 MAX_MEMO_BYTES = 32 << 20  # payload bytes the memo keys hold
+MAX_SIGNATURES = 200_000  # signature keys held (then forgotten; ids are never reused)
 MAX_AGGREGATES = 200_000
 _MARK = "\x00\x1f"
 _REGISTERED = {"tcp": frozenset(TCP_PORTS), "udp": frozenset(UDP_PORTS)}
@@ -80,22 +85,23 @@ Template = tuple[int, Observation, Plan | None]  # signature id, observation wit
 class _Flow:
     """A flow's place in the memo, whether its dissector state is its own, and its address tokens."""
 
-    __slots__ = ("addresses", "canon", "genuine", "ids", "node")
+    __slots__ = ("canon", "genuine", "ids", "node")
 
     def __init__(self) -> None:
         self.node = 0  # memo trie node reached; -1: off the memo (it was full)
         self.genuine = False  # the dissector states hold this flow's own packets
-        self.ids: dict[Any, str] = {}  # address id -> token
-        self.canon: dict[tuple[Any, ...], int] = {}  # ends -> the id of their view (Dissection.views)
-        self.addresses = -1  # the id of its ids (Dissection.address_sets), -1: not yet known
+        self.ids: tuple[Any, ...] = ()  # address ids in order of appearance: the n-th has token n
+        self.canon: dict[tuple[Any, ...], int] | None = None  # ends -> the id of their view (Dissection.views);
+        # made at the flow's second packet (a flow of one datagram does not keep its ends)
 
 
 class _Entry:
-    __slots__ = ("next", "templates")
+    __slots__ = ("hits", "next", "templates")
 
     def __init__(self, nxt: int, templates: list[Template]) -> None:
         self.next = nxt
         self.templates = templates
+        self.hits = 0  # flows that took their findings from it
 
 
 class Aggregate:
@@ -134,12 +140,13 @@ class Dissection:
         self.memo: dict[tuple[Any, ...], _Entry] = {}
         self.nodes = 1
         self.signatures: dict[Any, int] = {}
-        self.aggregates: dict[tuple[int, int], Aggregate] = {}  # (address set id, signature) -> its findings
-        self.address_sets: dict[tuple[Any, ...], int] = {}  # a flow's (address id, token) pairs -> an id >= 0
+        self.aggregates: dict[tuple[tuple[Any, ...], int], Aggregate] = {}  # (flow's ids, signature) -> findings
         self.memo_bytes = 0
+        self.memo_open = True  # False: the memo was full of entries that flows follow; nothing more is recorded
+        self.next_signature = 0
         self.views: list[tuple[Any, ...]] = []  # what a dissector sees of a packet but its payload, by id
         self.view_ids: dict[tuple[Any, ...], int] = {}
-        self.path: list[tuple[Any, ...]] = []  # memo node n's key (the first item: its parent node) at n - 1
+        self.path: dict[int, tuple[Any, ...]] = {}  # memo node -> its key (the first item: its parent node)
         self.dissected = 0  # packets run through the dissectors
         self.from_memo = 0  # packets whose findings came from the memo
         self.replayed = 0  # packets run again to build a flow's state when it left the memo
@@ -166,13 +173,19 @@ class Dissection:
         flow = self.flows.get(row)
         if flow is None:
             flow = self.flows[row] = _Flow()
-        view = flow.canon.get(ends)
-        if view is None:
+        canon = flow.canon
+        if canon is None:
             view = self._canonical(flow, ends, transport, ethertype)
+            flow.canon = {}
+        else:
+            view = canon.get(ends, -1)
+            if view < 0:
+                view = canon[ends] = self._canonical(flow, ends, transport, ethertype)
         key = (flow.node, view, payload)
         entry = self.memo.get(key) if flow.node >= 0 else None
         if entry is not None and not flow.genuine:  # the findings come from the memo
             flow.node = entry.next
+            entry.hits += 1
             self.from_memo += 1
             self._emit(file, row, flow, entry.templates, number, time, group)
             return
@@ -184,15 +197,33 @@ class Dissection:
         templates: list[Template] = [(self._signature(o), o, _plan(o)) for o in found]
         if entry is not None:
             flow.node = entry.next
-        elif flow.node >= 0 and len(self.memo) < MAX_MEMO and self.memo_bytes + len(payload) <= MAX_MEMO_BYTES:
+        elif flow.node >= 0 and self._room(len(payload)):
             self.memo_bytes += len(payload)
             self.memo[key] = _Entry(self.nodes, templates)
-            self.path.append(key)
+            self.path[self.nodes] = key
             flow.node = self.nodes
             self.nodes += 1
         else:
             flow.node = -1
         self._emit(file, row, flow, templates, number, time, group)
+
+    def _room(self, size: int) -> bool:
+        """Whether a memo entry of ``size`` payload bytes may be recorded; when the memo is full, the
+        entries no flow followed are forgotten first (a network of many devices that each say
+        something of their own: identities, names), unless that would free less than half of it."""
+        if len(self.memo) < MAX_MEMO and self.memo_bytes + size <= MAX_MEMO_BYTES:
+            return True
+        if not self.memo_open:
+            return False
+        unfollowed = [key for key, entry in self.memo.items() if not entry.hits]
+        if 2 * len(unfollowed) < len(self.memo):
+            self.memo_open = False
+            return False
+        for key in unfollowed:  # no flow's path goes through them: replays never need them
+            entry = self.memo.pop(key)
+            del self.path[entry.next]
+            self.memo_bytes -= len(key[2])
+        return len(self.memo) < MAX_MEMO and self.memo_bytes + size <= MAX_MEMO_BYTES
 
     def _as_is(
         self,
@@ -242,15 +273,14 @@ class Dissection:
         if view is None:
             view = self.view_ids[seen] = len(self.views)
             self.views.append(seen)
-        flow.canon[ends] = view
         return view
 
     def _token(self, flow: _Flow, aid: Any) -> str:
-        token = flow.ids.get(aid)
-        if token is None:
-            token = flow.ids[aid] = _token(len(flow.ids))
-            flow.addresses = -1
-        return token
+        ids = flow.ids
+        if aid in ids:
+            return _token(ids.index(aid))
+        flow.ids = (*ids, aid)  # a new tuple: aggregates may be keyed by the old one
+        return _token(len(ids))
 
     def _run(self, row: int, pkt: Packet) -> list[Observation]:
         out: list[Observation] = []
@@ -270,7 +300,7 @@ class Dissection:
         keys = []
         node = flow.node
         while node > 0:
-            key = self.path[node - 1]
+            key = self.path[node]
             keys.append(key)
             node = key[0]
         for _, view, payload in reversed(keys):
@@ -300,7 +330,10 @@ class Dissection:
             key = repr(key)
             found = self.signatures.get(key)
         if found is None:
-            found = self.signatures[key] = len(self.signatures)
+            if len(self.signatures) >= MAX_SIGNATURES:  # forgotten: a key seen again gets a new id, so its
+                self.signatures.clear()  # findings are added once more instead of counted (the same result)
+            found = self.signatures[key] = self.next_signature
+            self.next_signature += 1
         return found
 
     def _emit(
@@ -316,12 +349,7 @@ class Dissection:
         """The findings of one packet: the first of each signature about the same addresses is added, the
         others counted. Flows between the same addresses share their aggregates (a poller's new TCP
         connection says what the one before said); packets in no flow are keyed by their own addresses."""
-        if flow is None:
-            where = -1
-        else:
-            where = flow.addresses
-            if where < 0:
-                where = flow.addresses = self._address_set(flow)
+        where = () if flow is None else flow.ids
         aggregates = self.aggregates
         for signature, template, plan in templates:
             agg = aggregates.get((where, signature))
@@ -337,19 +365,12 @@ class Dissection:
                 if agg.event is not None:
                     group.events.append(agg.event)
 
-    def _address_set(self, flow: _Flow) -> int:
-        pairs = tuple(flow.ids.items())
-        found = self.address_sets.get(pairs)
-        if found is None:
-            found = self.address_sets[pairs] = len(self.address_sets)
-        return found
-
     def _first(
         self,
         file: str,
         row: int,
         flow: _Flow | None,
-        where: int,
+        where: tuple[Any, ...],
         signature: int,
         template: Observation,
         plan: Plan | None,
@@ -362,7 +383,7 @@ class Dissection:
         if flow is None or plan is None:  # a packet dissected with its own addresses
             obs = template
         else:  # the texts are made here, once per signature and addresses, not kept per flow (memory per flow)
-            texts = {token: address_text(aid) for aid, token in flow.ids.items()}
+            texts = {_token(n): address_text(aid) for n, aid in enumerate(flow.ids)}
             obs = _real(template, plan, texts, number, time, file)
         agg = self.aggregates[(where, signature)] = Aggregate(obs, self._add(file, row, obs), number, time)
         return agg
@@ -394,7 +415,6 @@ class Dissection:
         self.views.clear()
         self.view_ids.clear()
         self.signatures.clear()
-        self.address_sets.clear()
 
     def account(self) -> None:
         """Add the counted findings to the inventory and the events, and forget them (at the end of a
