@@ -52,10 +52,11 @@ from zonewarden.traffic.dissectors.base import Observation, Packet
 from zonewarden.traffic.events import KEY_DETAILS, Event, EventLog, repeat
 from zonewarden.traffic.inventory import InventoryBuilder
 
-MAX_MEMO = 100_000  # memo entries
+MAX_MEMO = 60_000  # memo entries (about 1 kB each with their findings)
 MAX_MEMO_BYTES = 32 << 20  # payload bytes the memo keys hold
-MAX_SIGNATURES = 200_000  # signature keys held (then forgotten; ids are never reused)
-MAX_AGGREGATES = 200_000
+MAX_SIGNATURES = 50_000  # signature keys held (then forgotten; ids are never reused)
+MAX_FLOWS = 50_000  # flows remembered before those that need not be are forgotten (see _forget_flows)
+MAX_AGGREGATES = 50_000  # first findings held with their counts (about 1 kB each)
 _MARK = "\x00\x1f"
 _REGISTERED = {"tcp": frozenset(TCP_PORTS), "udp": frozenset(UDP_PORTS)}
 # every port no dissector listens on is seen as this one: dissectors compare ports only with their own
@@ -148,6 +149,7 @@ class Dissection:
         self.view_ids: dict[tuple[Any, ...], int] = {}
         self.path: dict[int, tuple[Any, ...]] = {}  # memo node -> its key (the first item: its parent node)
         self.dissected = 0  # packets run through the dissectors
+        self.max_flows = MAX_FLOWS  # flows remembered before those that need not be are forgotten
         self.from_memo = 0  # packets whose findings came from the memo
         self.replayed = 0  # packets run again to build a flow's state when it left the memo
 
@@ -172,6 +174,8 @@ class Dissection:
             return
         flow = self.flows.get(row)
         if flow is None:
+            if len(self.flows) >= self.max_flows:
+                self._forget_flows()
             flow = self.flows[row] = _Flow()
         canon = flow.canon
         if canon is None:
@@ -206,6 +210,18 @@ class Dissection:
         else:
             flow.node = -1
         self._emit(file, row, flow, templates, number, time, group)
+
+    def _forget_flows(self) -> None:
+        """Forget the flows that dissected their own packets and whose dissectors hold nothing of them:
+        such a flow is where a new flow starts (the memo's root, empty states), so its next packet,
+        if any, starts it again (a network of many devices, each a flow or two). When that frees less
+        than half, the bound doubles instead (flows that follow the memo, or hold state, stay)."""
+        stateful = {row for row, _ in self.states}
+        idle = [row for row, flow in self.flows.items() if flow.genuine and row not in stateful]
+        for row in idle:
+            del self.flows[row]
+        if 2 * len(idle) < self.max_flows:
+            self.max_flows *= 2
 
     def _room(self, size: int) -> bool:
         """Whether a memo entry of ``size`` payload bytes may be recorded; when the memo is full, the
@@ -283,14 +299,22 @@ class Dissection:
         return _token(len(ids))
 
     def _run(self, row: int, pkt: Packet) -> list[Observation]:
+        """The packet through its dissectors, with the flow's states (a state left empty is not kept: many
+        dissectors keep nothing)."""
         out: list[Observation] = []
         states = self.states
         for dissector in for_packet(pkt.transport, pkt.sport, pkt.dport, pkt.ethertype):
             key = (row, dissector.name)
             state = states.get(key)
             if state is None:
-                state = states[key] = {}
+                state = {}
+                out.extend(dissector.dissect(pkt, state))
+                if state:
+                    states[key] = state
+                continue
             out.extend(dissector.dissect(pkt, state))
+            if not state:
+                del states[key]
         self.dissected += 1
         return out
 
