@@ -21,7 +21,7 @@ from zonewarden.traffic.dissectors.base import Observation
 KEY_DETAILS = ("security_mode", "security_policy", "unit_id")
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """One distinct observation between two hosts in one capture file, with its repeats."""
 

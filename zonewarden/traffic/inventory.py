@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from zonewarden.model.protocols import lookup_protocol, port_tables
@@ -39,15 +40,15 @@ IDENTITY_FIELDS = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Host:
     """One host seen in the traffic."""
 
     ip: str | None
     macs: set[str] = field(default_factory=set)
     identity: dict[str, str] = field(default_factory=dict)
-    evidence: list[dict[str, Any]] = field(default_factory=list)  # where each identity value came from
-    evidence_seen: set[tuple[str, str, str, str]] = field(default_factory=set)  # the first packet saying it is enough
+    # where each identity value came from: (field, value, protocol, message) -> the first packet saying it
+    evidence: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     served: Counter[str] = field(default_factory=Counter)  # protocol -> packets as server
     used: Counter[str] = field(default_factory=Counter)  # protocol -> packets as client
     peers_served: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -92,11 +93,8 @@ class InventoryBuilder:
         dst.macs |= src.macs
         for key, value in src.identity.items():
             dst.identity.setdefault(key, value)
-        for item in src.evidence:
-            said = (item["field"], item["value"], item["protocol"], item["message"])
-            if said not in dst.evidence_seen:
-                dst.evidence_seen.add(said)
-                dst.evidence.append(item)
+        for said, packet in src.evidence.items():
+            dst.evidence.setdefault(said, packet)
         dst.served.update(src.served)
         dst.used.update(src.used)
         dst.operations.update(src.operations)
@@ -173,14 +171,7 @@ class InventoryBuilder:
                     continue
                 text = str(value).strip()
                 host.identity.setdefault(key, text)
-                message = obs.function or obs.message
-                said = (key, text, obs.protocol, message)
-                if said in host.evidence_seen:
-                    continue
-                host.evidence_seen.add(said)
-                host.evidence.append(
-                    {"field": key, "value": text, "protocol": obs.protocol, "packet": obs.packet, "message": message}
-                )
+                host.evidence.setdefault((key, text, obs.protocol, obs.function or obs.message), obs.packet)
 
     def result(self, consume: bool = False) -> list[dict[str, Any]]:
         """The inventory, a dict per host in address order. ``consume``: empty the builder host by host
@@ -219,7 +210,10 @@ class InventoryBuilder:
                     "serves": sorted(host.served),
                     "uses": sorted(host.used),
                     "operations": dict(sorted(host.operations.items())),
-                    "evidence": host.evidence[:50],
+                    "evidence": [
+                        {"field": key, "value": text, "protocol": protocol, "packet": packet, "message": message}
+                        for (key, text, protocol, message), packet in islice(host.evidence.items(), 50)
+                    ],
                     "first_seen": host.first_seen,
                     "last_seen": host.last_seen,
                     "packets": host.packets,

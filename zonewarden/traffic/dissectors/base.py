@@ -40,7 +40,7 @@ class Packet:
     ethertype: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Observation:
     """What one packet says, in protocol-neutral terms.
 
