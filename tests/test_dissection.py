@@ -134,3 +134,61 @@ def test_ephemeral_ports_and_addresses_are_labels(tmp_path) -> None:
         ("10.0.0.3", "10.0.0.4", "request", 3),
         ("10.0.0.3", "10.0.0.4", "response", 4),
     ]
+
+
+def _udp(src: int, dst: int, payload: bytes, port: int = 47808) -> bytes:
+    """An Ethernet/IPv4/UDP frame between 10.64.0.0/16 addresses (ints), broadcast MAC to .255."""
+    dst_mac = b"\xff" * 6 if dst & 0xFF == 0xFF else b"\x02\x00" + struct.pack(">I", dst)
+    eth = dst_mac + b"\x02\x00" + struct.pack(">I", src) + b"\x08\x00"
+    udp = struct.pack(">HHHH", port, port, 8 + len(payload), 0)
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 28 + len(payload), 0, 0, 64, 17, 0, *(
+        struct.pack(">I", 0x0A400000 | a) for a in (src, dst)))  # fmt: skip
+    return eth + ip + udp + payload
+
+
+def _bacnet_devices(first: int, count: int, named_alike: bool) -> list[bytes]:
+    """Each device answers a Who-Is with an I-Am, then is asked its object name; its own instance and
+    name, or (``named_alike``) the same instance, vendor and name as every other."""
+    station, broadcast, frames = 2, 0xFFFF, []
+    for n in range(first, first + count):
+        device = 0x0100 + (n // 254) * 256 + 1 + n % 254
+        instance = 7 if named_alike else 1000 + n
+        oid = struct.pack(">I", (8 << 22) | instance)
+        i_am = bytes.fromhex("810b001401001000c4") + oid + bytes.fromhex("2205c491032105")
+        read = bytes.fromhex("810a001101040005010c0c") + oid + bytes.fromhex("194d")
+        name = b"AHU-%08d" % (0 if named_alike else n)
+        ack = bytes.fromhex("810a0021010030010c0c") + oid + bytes.fromhex("194d3e750d00") + name + b"\x3f"
+        frames += [
+            _udp(station, broadcast, bytes.fromhex("810b000c0120ffff00ff1008")),
+            _udp(device, broadcast, i_am),
+            _udp(station, device, read),
+            _udp(device, station, ack),
+        ]
+    return frames
+
+
+def test_devices_that_each_say_their_own_are_dissected_as_they_are(tmp_path, monkeypatch) -> None:
+    """Hundreds of devices that each announce and name themselves: no flow follows another, so new
+    flows soon skip the memo (dissected with their own addresses); a few still try it, and when devices
+    repeat each other again the memo is taken again. Hosts and events: those of dissecting every packet."""
+    monkeypatch.setattr(dissection, "MEMO_WINDOW", 64)
+    decided = []
+    pays = dissection.Dissection._memo_pays
+
+    def spy(self):
+        decided.append(pays(self))
+        return decided[-1]
+
+    monkeypatch.setattr(dissection.Dissection, "_memo_pays", spy)
+    frames = _bacnet_devices(0, 400, named_alike=False) + _bacnet_devices(400, 400, named_alike=True)
+    cap = tmp_path / "devices.pcap"
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    out += [struct.pack("<IIII", 1_700_000_000 + k // 1000, k % 1000, len(f), len(f)) + f for k, f in enumerate(frames)]
+    cap.write_bytes(b"".join(out))
+    s = _check(cap)
+    early, late = decided[: len(decided) // 2], decided[len(decided) // 2 :]
+    assert early.count(False) > len(early) // 2  # most new flows of the first devices go as they are
+    assert late[-100:].count(True) > 90  # the devices named alike follow each other through the memo again
+    assert s["memo_packets"] > 300
+    hosts = {h["ip"]: h for h in discover([cap]).hosts}
+    assert hosts["10.64.1.1"]["name"] == "AHU-00000000" and hosts["10.64.2.2"]["name"] == "AHU-00000255"

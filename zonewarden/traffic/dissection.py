@@ -39,11 +39,18 @@ back to the root, so no packet is held), ``MAX_AGGREGATES`` counters (then accou
 forgotten) and ``MAX_SIGNATURES`` signature keys (then forgotten: a signature seen again
 is added again, which changes no count). A flow keeps its addresses as a tuple, and the
 view of its ends from its second packet on.
+
+When recent flows hardly ever follow the memo (a network of devices that each say something
+of their own: names, instances, serial numbers), new flows are dissected with their own
+addresses instead, as the reference is: the tokens and templates would cost more than
+they save. One new flow in ``PROBE_EVERY`` still tries the memo, so that it is taken
+again when flows repeat each other again.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Any
 
 from zonewarden.traffic.decode import _mac_text, _v4_text
@@ -56,6 +63,9 @@ MAX_MEMO = 60_000  # memo entries (about 1 kB each with their findings)
 MAX_MEMO_BYTES = 32 << 20  # payload bytes the memo keys hold
 MAX_SIGNATURES = 50_000  # signature keys held (then forgotten; ids are never reused)
 MAX_FLOWS = 50_000  # flows remembered before those that need not be are forgotten (see _forget_flows)
+MEMO_WINDOW = 4096  # memo lookups weighed when deciding whether new flows use the memo (see _memo_pays)
+MEMO_PAYS = 32  # the memo is used while at least one lookup in this many finds its path
+PROBE_EVERY = 16
 MAX_AGGREGATES = 50_000  # first findings held with their counts (about 1 kB each)
 _MARK = "\x00\x1f"
 _REGISTERED = {"tcp": frozenset(TCP_PORTS), "udp": frozenset(UDP_PORTS)}
@@ -70,6 +80,7 @@ def _token(n: int) -> str:
 _TOKENS = [f"{_MARK}{n}\x1f\x00" for n in range(16)]  # shared by every flow (a flow has a few addresses)
 
 
+@lru_cache(maxsize=1 << 16)  # the same addresses (a poller, its MAC, a gateway) are in flow after flow
 def address_text(aid: int | tuple[int, int]) -> str:
     """An address id as text: IPv4 (int >= 0), MAC (-(mac + 1)) or IPv6 ((high, low) 64-bit halves)."""
     if isinstance(aid, tuple):
@@ -94,6 +105,10 @@ class _Flow:
         self.ids: tuple[Any, ...] = ()  # address ids in order of appearance: the n-th has token n
         self.canon: dict[tuple[Any, ...], int] | None = None  # ends -> the id of their view (Dissection.views);
         # made at the flow's second packet (a flow of one datagram does not keep its ends)
+
+
+_AS_IS = _Flow()  # the flows dissected with their own addresses, not by the memo (see Dissection._memo_pays)
+_AS_IS.genuine = True
 
 
 class _Entry:
@@ -150,6 +165,9 @@ class Dissection:
         self.path: dict[int, tuple[Any, ...]] = {}  # memo node -> its key (the first item: its parent node)
         self.dissected = 0  # packets run through the dissectors
         self.max_flows = MAX_FLOWS  # flows remembered before those that need not be are forgotten
+        self.tried = 0  # packets of flows off their own state that looked for their path in the memo (recently)
+        self.followed = 0  # ... and found it
+        self.new_flows = 0
         self.from_memo = 0  # packets whose findings came from the memo
         self.replayed = 0  # packets run again to build a flow's state when it left the memo
 
@@ -176,7 +194,10 @@ class Dissection:
         if flow is None:
             if len(self.flows) >= self.max_flows:
                 self._forget_flows()
-            flow = self.flows[row] = _Flow()
+            flow = self.flows[row] = _Flow() if self._memo_pays() else _AS_IS
+        if flow is _AS_IS:
+            self._as_is(file, row, number, time, transport, ethertype, payload, ends, group)
+            return
         canon = flow.canon
         if canon is None:
             view = self._canonical(flow, ends, transport, ethertype)
@@ -187,9 +208,12 @@ class Dissection:
                 view = canon[ends] = self._canonical(flow, ends, transport, ethertype)
         key = (flow.node, view, payload)
         entry = self.memo.get(key) if flow.node >= 0 else None
+        if not flow.genuine:
+            self.tried += 1
         if entry is not None and not flow.genuine:  # the findings come from the memo
             flow.node = entry.next
             entry.hits += 1
+            self.followed += 1
             self.from_memo += 1
             self._emit(file, row, flow, entry.templates, number, time, group)
             return
@@ -210,6 +234,19 @@ class Dissection:
         else:
             flow.node = -1
         self._emit(file, row, flow, templates, number, time, group)
+
+    def _memo_pays(self) -> bool:
+        """Whether a new flow should go by the memo: unless recent flows hardly ever followed it (every
+        device saying something of its own), when the tokens and templates cost more than they save and
+        the flow is dissected with its own addresses instead (as exact). One new flow in
+        ``PROBE_EVERY`` still tries the memo, so that it is taken again when flows repeat each other."""
+        if self.tried >= MEMO_WINDOW:  # an exponential window: older tries weigh less
+            self.tried >>= 1
+            self.followed >>= 1
+        self.new_flows += 1
+        if self.tried < MEMO_WINDOW // 2 or self.followed * MEMO_PAYS >= self.tried:
+            return True
+        return self.new_flows % PROBE_EVERY == 0
 
     def _forget_flows(self) -> None:
         """Forget the flows that dissected their own packets and whose dissectors hold nothing of them:
