@@ -158,3 +158,26 @@ def test_sl_vector_forms_agree(levels):
     as_text = SLVector.parse("{" + ",".join(map(str, levels)) + "}")
     assert as_list == as_map == as_text
     assert SLVector.parse(as_list.as_dict()) == as_list
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), _JSON, max_size=5))
+def test_streamed_json_is_the_indented_dump(document) -> None:
+    """print_json writes lists item by item: byte for byte what json.dumps(indent=2) writes whole."""
+    import io
+    import json
+    from contextlib import redirect_stdout
+
+    from zonewarden.cli.output import print_json
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        print_json(document)
+    whole = json.dumps(document, indent=2)
+    assert buf.getvalue() == (whole + "\n" if document else "{\n}\n")

@@ -25,16 +25,20 @@ def fail(message: str, code: int = 1) -> None:
 
 def print_json(document: dict[str, Any]) -> None:
     """``document`` as indented JSON on stdout, streamed: a value that is a sequence but not a list (the
-    flow records of a discovery, made on demand) is written one compact item per line, never held whole."""
+    flow records of a discovery, made on demand) is written one compact item per line, never held whole;
+    a list is written item by item (as ``json.dumps(..., indent=2)`` would write it whole: the assets of
+    100,000 hosts are not made into one string)."""
     write = sys.stdout.write
     write("{")
     for n, (key, value) in enumerate(document.items()):
         write(("," if n else "") + f"\n  {json.dumps(key)}: ")
-        if isinstance(value, Sequence) and not isinstance(value, list | tuple | str):
+        lazy = isinstance(value, Sequence) and not isinstance(value, list | tuple | str)
+        if lazy or isinstance(value, list):
             sep = "\n    "
             write("[")
             for item in value:
-                write(sep + json.dumps(item, default=str))
+                text = json.dumps(item, default=str) if lazy else json.dumps(item, indent=2, default=str)
+                write(sep + (text if lazy else text.replace("\n", "\n    ")))
                 sep = ",\n    "
             write("\n  ]" if sep != "\n    " else "]")
         else:
