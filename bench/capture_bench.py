@@ -13,11 +13,14 @@ times, side by side in one run:
 With ``--polling`` the capture is a steady plant instead (see :func:`build_polling`):
 400 connections each repeating a real polling conversation of the shared captures. With
 ``--scan`` it is a SYN scan (see :func:`build_scan`): a flow per probe, a million flows.
+With ``--devices N`` it is N BACnet devices that each say who they are (see
+:func:`build_bacnet`): the worst case for dissection, every packet new.
 
 Prints packets/s and the ratio of ours to each peer, and our peak memory
 (tracemalloc, in a separate untimed pass). Usage::
 
-    .venv/bin/python bench/capture_bench.py [--packets 2000000] [--slice 50000] [--skip-slow] [--polling | --scan]
+    .venv/bin/python bench/capture_bench.py [--packets 2000000] [--slice 50000] [--skip-slow]
+        [--polling | --scan | --devices 100000]
 """
 
 from __future__ import annotations
@@ -284,6 +287,76 @@ def build_dns(target: int) -> Path:
     return path
 
 
+def build_bacnet(hosts: int) -> Path:
+    """Many live hosts: ``hosts`` BACnet/IP devices of 10.64.0.0/10 each answer a workstation's Who-Is
+    with a broadcast I-Am (device instance, vendor id), then the workstation reads each one's object name
+    (ReadProperty and its answer): four packets and three flows per host, every host with an identity.
+    Built with numpy, once, then reused."""
+    path = CACHE / f"bacnet-{hosts}.pcap"
+    if path.exists():
+        return path
+    CACHE.mkdir(parents=True, exist_ok=True)
+    n = np.arange(hosts)
+    device = (0x0A400100 + (n // 254) * 256 + 1 + n % 254).astype(np.uint32)  # 10.64.1.1 and on, no .0 or .255
+    station = np.uint32(0x0A400002)
+    broadcast = np.uint32(0x0A7FFFFF)
+    who_is = bytes.fromhex("810b000c0120ffff00ff1008")
+    instance = (n + 1000).astype(np.uint32)
+    object_id = ((8 << 22) | instance).astype(">u4").view(np.uint8).reshape(-1, 4)
+    # BVLC 810b (broadcast), NPDU 0100, I-Am 1000, object id c4..., max APDU 2205c4, segmentation 9103, vendor 21..
+    i_am = _rows(bytes.fromhex("810b001401001000c4000000002205c491032100"), hosts)
+    i_am[:, 9:13] = object_id
+    i_am[:, 19] = (n % 250 + 1).astype(np.uint8)  # the vendor id
+    # BVLC 810a (unicast), NPDU 0104, ReadProperty 0005010c, object id 0c..., property 194d (object-name)
+    read = _rows(bytes.fromhex("810a001101040005010c0c00000000194d"), hosts)
+    read[:, 11:15] = object_id
+    # BVLC, NPDU, complex-ack 30010c, object id, property, open 3e, character string 750d00, the name, close 3f
+    ack = bytes.fromhex("810a0021010030010c0c00000000194d3e750d00")
+    name = _rows(ack + b"AHU-00000000" + b"\x3f", hosts)
+    name[:, 10:14] = object_id
+    name[:, 24:32] = np.array([list(f"{v:08d}") for v in (n % 10**8).tolist()], dtype="S1").view(np.uint8)
+    packets = [  # (source, destination, payload rows)
+        (np.full(hosts, station, np.uint32), np.full(hosts, broadcast, np.uint32), _rows(who_is, hosts)),
+        (device, np.full(hosts, broadcast, np.uint32), i_am),
+        (np.full(hosts, station, np.uint32), device, read),
+        (device, np.full(hosts, station, np.uint32), name),
+    ]
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        frames = []
+        for k, (src, dst, payload) in enumerate(packets):
+            size = 14 + 20 + 8 + payload.shape[1]
+            frame = np.zeros((hosts, 16 + size), np.uint8)
+            ts = 1_700_000_000 * 10**6 + (4 * n + k) * 50  # microseconds
+            frame[:, 0:4] = (ts // 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
+            frame[:, 4:8] = (ts % 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
+            frame[:, 8:16] = np.array([size, size], "<u4").view(np.uint8)
+            f = frame[:, 16:]
+            mac = np.where(src == station, 0, (src & 0xFFFFFF)).astype(">u4").view(np.uint8).reshape(-1, 4)
+            f[:, 0:6] = [0xFF] * 6 if k < 2 else [0, 0x0C, 0x29, 9, 9, 9]
+            f[:, 6:9] = [0x00, 0x1B, 0x1B]
+            f[:, 9:12] = mac[:, 1:4]
+            f[:, 12:16] = [8, 0, 0x45, 0]
+            f[:, 16:18] = np.array([size - 14], ">u2").view(np.uint8)
+            f[:, 22:24] = [64, 17]
+            f[:, 26:30] = src.astype(">u4").view(np.uint8).reshape(-1, 4)
+            f[:, 30:34] = dst.astype(">u4").view(np.uint8).reshape(-1, 4)
+            f[:, 34:36] = f[:, 36:38] = np.array([47808], ">u2").view(np.uint8)
+            f[:, 38:40] = np.array([8 + payload.shape[1]], ">u2").view(np.uint8)
+            f[:, 42:] = payload
+            frames.append(frame)
+        order = np.argsort(np.concatenate([4 * n + k for k in range(4)]), kind="stable")
+        for chunk in np.array_split(order, max(1, len(order) // 200_000)):  # in time order, bounded memory
+            out.write(b"".join(frames[int(j) // hosts][int(j) % hosts].tobytes() for j in chunk))
+    tmp.rename(path)
+    return path
+
+
+def _rows(payload: bytes, count: int) -> np.ndarray:
+    return np.tile(np.frombuffer(payload, np.uint8), (count, 1))
+
+
 def ours(path: Path, flows: bool) -> int:
     table = FlowTable()
     n = 0
@@ -381,11 +454,21 @@ def main() -> None:
         action="store_true",
         help="a SYN scan of 16 ports host after host (a flow per probe) instead of the replay",
     )
+    ap.add_argument(
+        "--devices",
+        type=int,
+        default=0,
+        help="N BACnet devices that each announce and name themselves (4 packets per device, each "
+        "one dissected) instead of the replay",
+    )
     args = ap.parse_args()
     t = time.perf_counter()
-    path = (
-        build_polling(args.packets) if args.polling else build_scan(args.packets) if args.scan else build(args.packets)
-    )
+    if args.devices:
+        path = build_bacnet(args.devices)
+    elif args.polling:
+        path = build_polling(args.packets)
+    else:
+        path = build_scan(args.packets) if args.scan else build(args.packets)
     size = path.stat().st_size
     print(f"capture: {path} ({size / 1e6:.0f} MB, built/cached in {time.perf_counter() - t:.1f} s)")
     rows: list[tuple[str, int, float | None, str]] = []
