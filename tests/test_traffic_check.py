@@ -393,3 +393,19 @@ def test_ipv6_flows_are_judged_against_the_conduit_flows():
     j = judge_flows(flows, cp, zm)
     assert j.verdict.tolist() == [INTRA, ALLOWED, NO_CONDUIT, UNKNOWN, BROADCAST, NOT_IP, NOT_ALLOWED, NOT_ALLOWED]
     assert cp.rules[int(j.rule[1])].flow == "mb" and int(j.rule[6]) == -1
+
+
+def test_tables_show_the_first_rows_and_say_how_many(monkeypatch):
+    """A capture of a network the model does not know has a violation per conversation: the table shows
+    the first MAX_TABLE_ROWS (rendering 100,000 rows took minutes), and its caption counts them by kind."""
+    from zonewarden.cli import traffic as cli
+
+    rows = [{"kind": "unknown-host"}] * 1200 + [{"kind": "no-conduit"}] * 3
+    table, shown = cli._table("violations", rows, "kind")
+    assert shown == rows[: cli.MAX_TABLE_ROWS] and table.title == "1203 violations"
+    assert table.caption == (
+        f"the first {cli.MAX_TABLE_ROWS} of 1,203 violations shown (unknown-host 1,200, no-conduit 3); "
+        "--format json lists them all"
+    )
+    table, shown = cli._table("detections", rows[:4], "kind")
+    assert shown == rows[:4] and table.caption is None

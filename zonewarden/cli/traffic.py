@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,16 +115,33 @@ def _ends(v: dict[str, Any]) -> str:
     return text
 
 
+MAX_TABLE_ROWS = 500  # a capture of a network the model does not know yet has a violation per conversation
+
+
+def _table(title: str, rows: list[dict[str, Any]], by: str) -> tuple[Table, list[dict[str, Any]]]:
+    """A table of ``rows`` and the rows it shows: at most MAX_TABLE_ROWS, in the order given (rendering
+    100,000 rows takes minutes); then its caption says how many there are of each ``by`` value, and that
+    the JSON has them all."""
+    table = Table(title=f"{len(rows)} {title}", header_style="bold")
+    if len(rows) > MAX_TABLE_ROWS:
+        counts = Counter(r[by] for r in rows)
+        kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        table.caption = (
+            f"the first {MAX_TABLE_ROWS} of {len(rows):,} {title} shown ({kinds}); --format json lists them all"
+        )
+    return table, rows[:MAX_TABLE_ROWS]
+
+
 def _print(data: dict[str, Any]) -> None:
     flows = data["summary"]["flows"]
     console.print(
         f"{sum(flows.values()):,} flows: " + ", ".join(f"{k} {v:,}" for k, v in sorted(flows.items())), markup=False
     )
     if data["violations"]:
-        table = Table(title=f"{len(data['violations'])} violations", header_style="bold")
+        table, shown = _table("violations", data["violations"], "kind")
         for col in ("kind", "zones", "conduit", "client -> server", "port", "packets", "file:packet", "rule broken"):
             table.add_column(col)
-        for v in data["violations"]:
+        for v in shown:
             table.add_row(
                 v["kind"],
                 escape(v["zone_pair"]),
@@ -136,10 +154,10 @@ def _print(data: dict[str, Any]) -> None:
             )
         console.print(table)
     if data["detections"]:
-        table = Table(title=f"{len(data['detections'])} detections", header_style="bold")
+        table, shown = _table("detections", data["detections"], "detector")
         for col in ("severity", "detector", "host (zone)", "file:packet", "ATT&CK", "what happened"):
             table.add_column(col)
-        for d in data["detections"]:
+        for d in shown:
             table.add_row(
                 d["severity"],
                 d["detector"],
