@@ -19,7 +19,7 @@ import numpy as np
 from zonewarden.model.protocols import port_tables
 from zonewarden.perf import paused_gc
 from zonewarden.traffic.capture import CaptureError, open_capture
-from zonewarden.traffic.decode import ETHERNET_LIKE, TRANSPORT_NAMES, decode, mac_text
+from zonewarden.traffic.decode import ETHERNET_LIKE, TRANSPORT_NAMES, _v4_text, decode, mac_text
 from zonewarden.traffic.dissection import EPHEMERAL, Dissection
 from zonewarden.traffic.dissectors import (
     ETHERTYPES,
@@ -340,28 +340,26 @@ def _bind_macs(h: Any, macs: dict[int, Macs]) -> None:
 
 
 def _add_macs(builder: InventoryBuilder, macs: dict[int, Macs]) -> None:
-    import ipaddress
-
     ips_per_mac: dict[int, int] = defaultdict(int)
     for found in macs.values():
         for mac in _each(found):
             ips_per_mac[mac] += 1
-    # a device behind a protocol router is named "<address>@<router>"; when the router spoke from a MAC
-    # that belongs to one IPv4 address only, the IP name is the one to keep (both may have been seen)
-    ip_of_mac = {
-        mac_text(mac): str(ipaddress.IPv4Address(ip))
-        for ip, found in macs.items()
-        for mac in _each(found)
-        if ips_per_mac[mac] == 1
-    }
-    for key in [k for k in builder.hosts if "@" in k]:
-        where, _, router = key.rpartition("@")
-        if router in ip_of_mac:
-            builder.rename(key, f"{where}@{ip_of_mac[router]}")
+    routed = [k for k in builder.hosts if "@" in k]
+    if routed:
+        # a device behind a protocol router is named "<address>@<router>"; when the router spoke from a MAC
+        # that belongs to one IPv4 address only, the IP name is the one to keep (both may have been seen)
+        ip_of_mac = {
+            mac_text(mac): _v4_text(ip) for ip, found in macs.items() for mac in _each(found) if ips_per_mac[mac] == 1
+        }
+        for key in routed:
+            where, _, router = key.rpartition("@")
+            if router in ip_of_mac:
+                builder.rename(key, f"{where}@{ip_of_mac[router]}")
+    hosts = builder.hosts
     for ip, found in macs.items():
-        key = str(ipaddress.IPv4Address(ip))
-        if key not in builder.hosts:
+        host = hosts.get(_v4_text(ip))
+        if host is None:
             continue
         for mac in _each(found):
             if ips_per_mac[mac] <= ROUTER_MAC_IPS:
-                builder.hosts[key].macs.add(mac_text(mac))
+                host.macs.add(mac_text(mac))

@@ -21,6 +21,7 @@ from zonewarden.traffic.oui import mac_vendor
 
 CONTROLLER_PROTOCOLS = {"modbus", "s7", "s7comm-plus", "enip", "fins", "melsec", "ads", "iec61850-mms", "bacnet"}
 TELECONTROL_PROTOCOLS = {"dnp3", "iec104"}
+POLLED_PROTOCOLS = CONTROLLER_PROTOCOLS | TELECONTROL_PROTOCOLS  # a client of these polls devices
 SERVER_ROLES = {"opcua": "opc-server", "opcda": "opc-server", "historian": "historian", "mssql": "historian"}
 ENGINEERING_OPERATIONS = {"program-download", "program-upload", "stop", "start", "firmware-update"}
 IDENTITY_FIELDS = (
@@ -302,7 +303,7 @@ def infer_roles(host: Host) -> list[dict[str, str]]:
             }
         )
     # protocols it polled a device with (not those it only sent to a broadcast address, as a BACnet I-Am)
-    ics_client = [p for p in host.used if p in CONTROLLER_PROTOCOLS | TELECONTROL_PROTOCOLS and host.peers_used.get(p)]
+    ics_client = [p for p in host.used if p in POLLED_PROTOCOLS and host.peers_used.get(p)]
     if ics_client and not engineering:
         targets = sorted({t for p in ics_client for t in host.peers_used[p]})
         writes = host.operations.get("write", 0) + host.operations.get("operate", 0)
