@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from _pcap import make_packet
+from hypothesis import given
+from hypothesis import strategies as st
 
 from zonewarden.traffic.dissectors._common import MAX_TEXT, Reader, Truncated, guarded, observation, text
 from zonewarden.traffic.dissectors.base import Observation, Packet
@@ -18,6 +20,12 @@ def test_text_cuts_at_the_first_nul_after_leading_ones_and_keeps_printable_chara
     assert text("Ström".encode("utf-16-be"), "utf-16-be") == "Ström"  # NUL bytes of UTF-16 are not NULs
     assert text(b"x" * 1000) == "x" * MAX_TEXT
     assert text(b"abc", "no-such-codec") == "abc"
+
+
+@given(st.binary(max_size=300), st.sampled_from(["utf-8", "latin-1", "utf-16-be", "ascii"]))
+def test_text_is_the_printable_characters_of_the_first_string(raw: bytes, encoding: str) -> None:
+    decoded = raw[: MAX_TEXT * 4].decode(encoding, errors="replace").lstrip("\x00").split("\x00", 1)[0]
+    assert text(raw, encoding) == "".join(ch for ch in decoded if ch.isprintable()).strip()[:MAX_TEXT]
 
 
 class _Broken:

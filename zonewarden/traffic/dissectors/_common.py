@@ -110,7 +110,9 @@ def text(raw: bytes | memoryview, encoding: str = "utf-8") -> str:
     except LookupError:
         decoded = data.decode("latin-1")
     decoded = decoded.lstrip("\x00").split("\x00", 1)[0]
-    return "".join(ch for ch in decoded if ch.isprintable()).strip()[:MAX_TEXT]
+    if not decoded.isprintable():  # most names are: then no character-by-character pass
+        decoded = "".join(ch for ch in decoded if ch.isprintable())
+    return decoded.strip()[:MAX_TEXT]
 
 
 def hexid(value: int, width: int = 4) -> str:
