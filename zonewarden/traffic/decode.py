@@ -7,6 +7,8 @@ OpenBSD loop (108) with the address family in either byte order. 802.1Q/QinQ tag
 (0x8100, 0x88a8, 0x9100) are skipped and their VLAN ids kept. Above: IPv4 (fragments
 flagged; a non-first fragment has no transport header), IPv6 (hop-by-hop, routing,
 fragment and destination-options headers skipped), ARP, and TCP/UDP/SCTP ports, TCP flags.
+Tunnels (remote SPAN): ERSPAN I/II/III and GRE-carried Ethernet or IP, and VXLAN, are
+opened in bulk and their packets decoded as the frames they carry (see :func:`tunnelled`).
 
 Contract: decoding never raises on bad bytes; fields a packet is too short to hold are 0
 and such packets have ``truncated`` set. Packets that need application-layer dissection
@@ -83,6 +85,7 @@ class Headers:
     ip_end: np.ndarray  # int64 into raw.buf: the end of the IP datagram as captured
     truncated: np.ndarray  # bool: a header was cut by the capture length
     single_linktype: int = -1  # the link type of every row, or -1 when they differ
+    tunnels: dict[str, int] = field(default_factory=dict)  # packets taken out of a tunnel, per kind
     _macs: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -130,7 +133,25 @@ class Headers:
 
 
 def decode(raw: RawBatch) -> Headers:
-    """Decode the link, network and transport headers of every packet of ``raw``."""
+    """Decode the link, network and transport headers of every packet of ``raw``; packets that carry
+    another frame in a tunnel (remote SPAN: ERSPAN, VXLAN, GRE) are decoded as that frame (see
+    :func:`tunnelled`), up to ``MAX_TUNNELS`` deep, and ``Headers.tunnels`` counts them per kind."""
+    h = _decode(raw)
+    tunnels: dict[str, int] = {}
+    for _ in range(MAX_TUNNELS):
+        inner = tunnelled(h)
+        if inner is None:
+            break
+        rows, off, linktype, kinds = inner
+        for kind, count in zip(*np.unique(kinds, return_counts=True), strict=True):
+            tunnels[TUNNEL_KINDS[int(kind)]] = tunnels.get(TUNNEL_KINDS[int(kind)], 0) + int(count)
+        raw = _unwrapped(h.raw, rows, off, linktype)
+        h = _decode(raw)
+    h.tunnels = tunnels
+    return h
+
+
+def _decode(raw: RawBatch) -> Headers:
     n = len(raw)
     buf = raw.buf
     b = np.frombuffer(buf, np.uint8)
@@ -158,6 +179,68 @@ def decode(raw: RawBatch) -> Headers:
     out = _network(buf, etype, l3, end)
     out.raw, out.vlan, out.inner_vlan, out.single_linktype = raw, vlan, inner, single
     return out
+
+
+MAX_TUNNELS = 3  # tunnels inside tunnels taken apart at most this deep
+TUNNEL_KINDS = ("erspan", "vxlan", "gre")
+_GRE_ETHERNET = {0x88BE: 0, 0x22EB: 0, 0x6558: 2}  # ERSPAN I/II, ERSPAN III, transparent Ethernet bridging
+VXLAN_PORT = 4789
+
+
+def tunnelled(h: Headers) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The packets of ``h`` that carry an Ethernet frame in a tunnel, as (rows, offset of the inner frame in
+    the buffer, its link type, kind index into TUNNEL_KINDS); None when there are none.
+
+    * GRE (IP protocol 47, version 0) with protocol 0x88BE: ERSPAN type II after an 8-byte ERSPAN header
+      when the GRE sequence bit is set, type I (no ERSPAN header) when not; 0x22EB: ERSPAN type III after
+      its 12-byte header and, when its O bit is set, an 8-byte platform subheader; 0x6558: an Ethernet
+      frame (gretap); 0x0800/0x86DD: an IP packet. The GRE header is 4 bytes, plus 4 for each of the
+      checksum, key and sequence bits; a routing bit (obsolete) is not followed.
+    * VXLAN: UDP to port 4789 with the I flag, an 8-byte header then an Ethernet frame.
+
+    Only whole, unfragmented outer packets are opened; the inner frame ends where the outer one does."""
+    end = h.raw.data_off + h.raw.caplen
+    b = np.frombuffer(h.raw.buf, np.uint8)
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    gre = np.flatnonzero((h.proto == 47) & (h.ip_version > 0) & ~h.fragment & (h.l4_off + 4 <= h.ip_end))
+    if len(gre):
+        at = h.l4_off[gre]
+        flags = _be16(b, at)
+        kind = _be16(b, at + 2)
+        size = 4 + 4 * (((flags >> 15) & 1) + ((flags >> 13) & 1) + ((flags >> 12) & 1))
+        ok = ((flags & 0x4007) == 0) & np.isin(kind, [0x88BE, 0x22EB, 0x6558, ETH_IPV4, ETH_IPV6])
+        inner = at + size
+        erspan2 = (kind == 0x88BE) & ((flags & 0x1000) != 0)
+        inner = np.where(erspan2, inner + 8, inner)
+        erspan3 = kind == 0x22EB
+        o_bit = b[np.minimum(inner + 11, len(b) - 1)] & 1
+        inner = np.where(erspan3, inner + 12 + 8 * o_bit, inner)
+        ip_inside = (kind == ETH_IPV4) | (kind == ETH_IPV6)
+        ok &= inner + np.where(ip_inside, 20, 14) <= end[gre]
+        which = np.where((kind == 0x88BE) | erspan3, 0, 2)
+        keep = np.flatnonzero(ok)
+        out.append((gre[keep], inner[keep], np.where(ip_inside, 101, 1)[keep], which[keep]))
+    vx = np.flatnonzero((h.proto == IP_UDP) & (h.dport == VXLAN_PORT) & (h.payload_len >= 8 + 14))
+    if len(vx):
+        at = h.payload_off[vx]
+        keep = (b[at] & 0x08) != 0
+        out.append((vx[keep], at[keep] + 8, np.ones(int(keep.sum()), np.int64), np.ones(int(keep.sum()), np.int64)))
+    if not out or not sum(len(o[0]) for o in out):
+        return None
+    rows, off, linktype, kinds = (np.concatenate(cols) for cols in zip(*out, strict=True))
+    return rows, off.astype(np.int64), linktype.astype(np.int64), kinds.astype(np.int64)
+
+
+def _unwrapped(raw: RawBatch, rows: np.ndarray, off: np.ndarray, linktype: np.ndarray) -> RawBatch:
+    """``raw`` with the given rows replaced by their inner frames (same buffer, packet numbers and times;
+    the length on the wire is the outer one less the tunnel headers)."""
+    data_off, caplen, wirelen, lt = raw.data_off.copy(), raw.caplen.copy(), raw.wirelen.copy(), raw.linktype.copy()
+    cut = off - data_off[rows]
+    data_off[rows] = off
+    caplen[rows] -= cut
+    wirelen[rows] = np.maximum(wirelen[rows] - cut, caplen[rows])
+    lt[rows] = linktype
+    return RawBatch(raw.buf, raw.number, raw.ts_ns, lt, data_off, caplen, wirelen, raw.file_off)
 
 
 def _link(buf: bytes, b: np.ndarray, d: np.ndarray, end: np.ndarray, linktype: int) -> tuple[np.ndarray, np.ndarray]:

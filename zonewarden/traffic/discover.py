@@ -85,6 +85,7 @@ def _discover(
     per_protocol: dict[str, int] = defaultdict(int)
     files: list[dict[str, Any]] = []
     fragments = {"fragments": 0, "reassembled": 0}
+    tunnels: dict[str, int] = defaultdict(int)  # packets taken out of remote-SPAN and other tunnels, per kind
     repeats = RepeatFilter({6: TCP_PORTS, 17: UDP_PORTS, 0: ETHERTYPES}) if skip_repeats else None
     reassembler = Reassembler()
     first_rows: dict[Any, int] = {}  # fragmented datagram -> the flow row of its first fragment
@@ -111,6 +112,8 @@ def _discover(
         with cap:
             for batch in cap.batches():
                 h = decode(batch)
+                for kind, count in h.tunnels.items():
+                    tunnels[kind] += count
                 rows = table.update(h)
                 _client_ports(h, rows, table)
                 _bind_macs(h, macs)
@@ -175,6 +178,7 @@ def _discover(
         "repeated_packets": repeats.repeats if repeats is not None else 0,
         "ip_fragments": fragments["fragments"],
         "reassembled_datagrams": fragments["reassembled"],
+        "tunnelled_packets": dict(sorted(tunnels.items())),
         "observations": dict(sorted(per_protocol.items())),
     }
     return Discovery(hosts, flows, stats, problems, kept, log.result())
