@@ -1,4 +1,4 @@
-"""Remote SPAN: frames that arrive inside ERSPAN (types I, II, III), VXLAN or GRE tunnels are decoded as
+"""Remote SPAN: frames that arrive inside ERSPAN (types I, II, III), VXLAN, GRE or TZSP are decoded as
 the frames they carry, so that a capture taken on a collector finds what a local SPAN port would."""
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ def wrap(frame: bytes, kind: str) -> bytes:
     if kind == "vxlan":
         body = struct.pack(">II", 0x08000000, 77 << 8) + frame
         return _ipv4(17, struct.pack(">HHHH", 54321, 4789, 8 + len(body), 0) + body)
+    if kind == "tzsp":  # version 1, received, Ethernet; padding, a signal-strength tag (10), the end tag
+        body = bytes.fromhex("01000001000a01c401") + frame
+        return _ipv4(17, struct.pack(">HHHH", 54322, 37008, 8 + len(body), 0) + body)
     return frame
 
 
@@ -74,7 +77,7 @@ def _events(d) -> list:
 def test_tunnelled_capture_finds_what_the_plain_one_does(tmp_path) -> None:
     frames = _frames(CHOSEN)
     assert len(frames) > 1000
-    kinds = ["erspan1", "erspan2", "erspan3", "gretap", "vxlan", "plain"]
+    kinds = ["erspan1", "erspan2", "erspan3", "gretap", "vxlan", "tzsp", "plain"]
     wrapped = []
     for k, (ts, frame, wire) in enumerate(frames):
         outer = wrap(frame, kinds[k % len(kinds)])
@@ -89,9 +92,10 @@ def test_tunnelled_capture_finds_what_the_plain_one_does(tmp_path) -> None:
     assert not any(h["ip"] in ("10.99.0.1", "10.99.0.2") for h in tunnel.hosts)  # the tunnel itself is not plant
     counts = tunnel.stats["tunnelled_packets"]
     assert counts == {
-        "erspan": sum(1 for k in range(len(frames)) if kinds[k % 6].startswith("erspan")),
-        "gre": sum(1 for k in range(len(frames)) if kinds[k % 6] == "gretap"),
-        "vxlan": sum(1 for k in range(len(frames)) if kinds[k % 6] == "vxlan"),
+        "erspan": sum(1 for k in range(len(frames)) if kinds[k % 7].startswith("erspan")),
+        "gre": sum(1 for k in range(len(frames)) if kinds[k % 7] == "gretap"),
+        "vxlan": sum(1 for k in range(len(frames)) if kinds[k % 7] == "vxlan"),
+        "tzsp": sum(1 for k in range(len(frames)) if kinds[k % 7] == "tzsp"),
     }
     assert plain.stats["tunnelled_packets"] == {}
 
@@ -114,7 +118,7 @@ def test_ip_in_gre_and_nested_tunnels(tmp_path) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["erspan1", "erspan2", "erspan3", "gretap", "vxlan"]), st.binary(max_size=80), st.data())
+@given(st.sampled_from(["erspan1", "erspan2", "erspan3", "gretap", "vxlan", "tzsp"]), st.binary(max_size=80), st.data())
 def test_broken_tunnels_never_raise(tmp_path_factory, kind, junk, data) -> None:
     """Whatever follows a tunnel header (nothing, garbage, a cut frame) decodes without an exception."""
     packet = wrap(junk, kind)

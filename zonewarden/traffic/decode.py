@@ -182,9 +182,10 @@ def _decode(raw: RawBatch) -> Headers:
 
 
 MAX_TUNNELS = 3  # tunnels inside tunnels taken apart at most this deep
-TUNNEL_KINDS = ("erspan", "vxlan", "gre")
+TUNNEL_KINDS = ("erspan", "vxlan", "gre", "tzsp")
 _GRE_ETHERNET = {0x88BE: 0, 0x22EB: 0, 0x6558: 2}  # ERSPAN I/II, ERSPAN III, transparent Ethernet bridging
 VXLAN_PORT = 4789
+TZSP_PORT = 37008
 
 
 def tunnelled(h: Headers) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
@@ -197,6 +198,9 @@ def tunnelled(h: Headers) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
       frame (gretap); 0x0800/0x86DD: an IP packet. The GRE header is 4 bytes, plus 4 for each of the
       checksum, key and sequence bits; a routing bit (obsolete) is not followed.
     * VXLAN: UDP to port 4789 with the I flag, an 8-byte header then an Ethernet frame.
+    * TZSP (MikroTik's packet sniffer streaming): UDP to port 37008, version 1, a received packet
+      (type 0) of encapsulation 1 (Ethernet), after its tagged fields (padding, then tag, length,
+      value, up to the end tag; at most 8 are followed).
 
     Only whole, unfragmented outer packets are opened; the inner frame ends where the outer one does."""
     end = h.raw.data_off + h.raw.caplen
@@ -225,6 +229,19 @@ def tunnelled(h: Headers) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
         at = h.payload_off[vx]
         keep = (b[at] & 0x08) != 0
         out.append((vx[keep], at[keep] + 8, np.ones(int(keep.sum()), np.int64), np.ones(int(keep.sum()), np.int64)))
+    tz = np.flatnonzero((h.proto == IP_UDP) & (h.dport == TZSP_PORT) & (h.payload_len >= 5 + 14))
+    if len(tz):
+        at = h.payload_off[tz]
+        ok = (b[at] == 1) & (b[at + 1] == 0) & (_be16(b, at + 2) == 1)
+        pos = at + 4
+        done = np.zeros(len(tz), bool)
+        for _ in range(8):  # tags: 0 padding, 1 end, else tag, length, value
+            tag = b[np.minimum(pos, len(b) - 2)]
+            ended = ~done & (tag == 1)
+            pos = np.where(done, pos, np.where(tag <= 1, pos + 1, pos + 2 + b[np.minimum(pos + 1, len(b) - 1)]))
+            done |= ended
+        keep = np.flatnonzero(ok & done & (pos + 14 <= end[tz]))
+        out.append((tz[keep], pos[keep], np.ones(len(keep), np.int64), np.full(len(keep), 3, np.int64)))
     if not out or not sum(len(o[0]) for o in out):
         return None
     rows, off, linktype, kinds = (np.concatenate(cols) for cols in zip(*out, strict=True))
