@@ -395,17 +395,24 @@ def test_ipv6_flows_are_judged_against_the_conduit_flows():
     assert cp.rules[int(j.rule[1])].flow == "mb" and int(j.rule[6]) == -1
 
 
-def test_tables_show_the_first_rows_and_say_how_many(monkeypatch):
+def test_tables_show_the_gravest_rows_and_say_how_many(monkeypatch):
     """A capture of a network the model does not know has a violation per conversation: the table shows
-    the first MAX_TABLE_ROWS (rendering 100,000 rows took minutes), and its caption counts them by kind."""
+    MAX_TABLE_ROWS of them (rendering 100,000 rows took minutes), the gravest kinds first so that an S7
+    download across zones is not hidden behind a thousand unknown hosts, and its caption counts them."""
     from zonewarden.cli import traffic as cli
 
-    rows = [{"kind": "unknown-host"}] * 1200 + [{"kind": "no-conduit"}] * 3
-    table, shown = cli._table("violations", rows, "kind")
-    assert shown == rows[: cli.MAX_TABLE_ROWS] and table.title == "1203 violations"
+    rows = [{"kind": "unknown-host", "n": i} for i in range(1200)]
+    rows += [{"kind": "no-conduit", "n": 1}, {"kind": "operation-not-allowed", "n": 2}, {"kind": "no-conduit", "n": 3}]
+    table, shown = cli._table("violations", rows, "kind", cli._VIOLATION_RANK)
+    assert len(shown) == cli.MAX_TABLE_ROWS and table.title == "1203 violations"
+    assert [r["kind"] for r in shown[:3]] == ["operation-not-allowed", "no-conduit", "no-conduit"]
+    assert [r["n"] for r in shown[3:6]] == [0, 1, 2]  # then in their own order
     assert table.caption == (
-        f"the first {cli.MAX_TABLE_ROWS} of 1,203 violations shown (unknown-host 1,200, no-conduit 3); "
-        "--format json lists them all"
+        f"{cli.MAX_TABLE_ROWS} of 1,203 violations shown, gravest first "
+        "(operation-not-allowed 1, no-conduit 2, unknown-host 1,200); --format json lists them all"
     )
-    table, shown = cli._table("detections", rows[:4], "kind")
-    assert shown == rows[:4] and table.caption is None
+    alerts = [{"severity": "medium"}] * 600 + [{"severity": "critical"}, {"severity": "high"}]
+    _, shown = cli._table("detections", alerts, "severity", cli._SEVERITY_RANK)
+    assert [a["severity"] for a in shown[:3]] == ["critical", "high", "medium"]
+    table, shown = cli._table("detections", alerts[:4], "severity", cli._SEVERITY_RANK)
+    assert shown == alerts[:4] and table.caption is None

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from zonewarden.cli.output import capture_files, capture_progress, console, err_console, fail
+from zonewarden.detect.base import SEVERITIES
 
 app = typer.Typer(
     help="Traffic against the model: conduits verified from captures, and OT-aware detections.",
@@ -115,21 +116,25 @@ def _ends(v: dict[str, Any]) -> str:
     return text
 
 
-MAX_TABLE_ROWS = 500  # a capture of a network the model does not know yet has a violation per conversation
+MAX_TABLE_ROWS = 500  # a capture of a network the model does not know has a violation per conversation
+# what the tables show first when they cannot show everything: the most telling violations, the gravest alerts
+_VIOLATION_RANK = {"operation-not-allowed": 0, "not-allowed": 1, "no-conduit": 2, "unknown-host": 3}
+_SEVERITY_RANK = {name: -n for n, name in enumerate(SEVERITIES)}
 
 
-def _table(title: str, rows: list[dict[str, Any]], by: str) -> tuple[Table, list[dict[str, Any]]]:
-    """A table of ``rows`` and the rows it shows: at most MAX_TABLE_ROWS, in the order given (rendering
-    100,000 rows takes minutes); then its caption says how many there are of each ``by`` value, and that
-    the JSON has them all."""
+def _table(title: str, rows: list[dict[str, Any]], by: str, rank: dict[str, int]) -> tuple[Table, list[dict[str, Any]]]:
+    """A table of ``rows`` and the rows it shows: all of them, or (rendering 100,000 rows takes minutes)
+    the MAX_TABLE_ROWS that rank first by their ``by`` value, in their order otherwise; then its caption
+    says how many there are of each ``by`` value, and that the JSON has them all."""
     table = Table(title=f"{len(rows)} {title}", header_style="bold")
-    if len(rows) > MAX_TABLE_ROWS:
-        counts = Counter(r[by] for r in rows)
-        kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-        table.caption = (
-            f"the first {MAX_TABLE_ROWS} of {len(rows):,} {title} shown ({kinds}); --format json lists them all"
-        )
-    return table, rows[:MAX_TABLE_ROWS]
+    if len(rows) <= MAX_TABLE_ROWS:
+        return table, rows
+    counts = Counter(r[by] for r in rows)
+    kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(counts.items(), key=lambda kv: (rank.get(kv[0], 99), kv[0])))
+    table.caption = (
+        f"{MAX_TABLE_ROWS} of {len(rows):,} {title} shown, gravest first ({kinds}); --format json lists them all"
+    )
+    return table, sorted(rows, key=lambda r: rank.get(r[by], 99))[:MAX_TABLE_ROWS]
 
 
 def _print(data: dict[str, Any]) -> None:
@@ -138,7 +143,7 @@ def _print(data: dict[str, Any]) -> None:
         f"{sum(flows.values()):,} flows: " + ", ".join(f"{k} {v:,}" for k, v in sorted(flows.items())), markup=False
     )
     if data["violations"]:
-        table, shown = _table("violations", data["violations"], "kind")
+        table, shown = _table("violations", data["violations"], "kind", _VIOLATION_RANK)
         for col in ("kind", "zones", "conduit", "client -> server", "port", "packets", "file:packet", "rule broken"):
             table.add_column(col)
         for v in shown:
@@ -154,7 +159,7 @@ def _print(data: dict[str, Any]) -> None:
             )
         console.print(table)
     if data["detections"]:
-        table, shown = _table("detections", data["detections"], "detector")
+        table, shown = _table("detections", data["detections"], "severity", _SEVERITY_RANK)
         for col in ("severity", "detector", "host (zone)", "file:packet", "ATT&CK", "what happened"):
             table.add_column(col)
         for d in shown:
