@@ -170,9 +170,9 @@ def _shown(hosts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """At most MAX_TABLE_HOSTS hosts, those with a role, protocol or identity first, in inventory order."""
     if len(hosts) <= MAX_TABLE_HOSTS:
         return hosts
-    telling = [i for i, h in enumerate(hosts) if h["roles"] or h["protocols"] or h["vendor"] or h["model"]]
-    bare = [i for i, h in enumerate(hosts) if not (h["roles"] or h["protocols"] or h["vendor"] or h["model"])]
-    return [hosts[i] for i in sorted((telling + bare)[:MAX_TABLE_HOSTS])]
+    bare = [not (h["roles"] or h["protocols"] or h["vendor"] or h["model"]) for h in hosts]
+    first = sorted(range(len(hosts)), key=bare.__getitem__)[:MAX_TABLE_HOSTS]  # stable: telling, then bare
+    return [hosts[i] for i in sorted(first)]
 
 
 def _print(result, comparison) -> None:

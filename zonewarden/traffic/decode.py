@@ -183,7 +183,8 @@ def _decode(raw: RawBatch) -> Headers:
 
 MAX_TUNNELS = 3  # tunnels inside tunnels taken apart at most this deep
 TUNNEL_KINDS = ("erspan", "vxlan", "gre", "tzsp")
-_GRE_ETHERNET = {0x88BE: 0, 0x22EB: 0, 0x6558: 2}  # ERSPAN I/II, ERSPAN III, transparent Ethernet bridging
+# GRE protocol types opened: ERSPAN I/II, ERSPAN III, transparent Ethernet bridging, IPv4, IPv6
+_GRE_CARRIES = (0x88BE, 0x22EB, 0x6558, ETH_IPV4, ETH_IPV6)
 VXLAN_PORT = 4789
 TZSP_PORT = 37008
 
@@ -212,7 +213,7 @@ def tunnelled(h: Headers) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
         flags = _be16(b, at)
         kind = _be16(b, at + 2)
         size = 4 + 4 * (((flags >> 15) & 1) + ((flags >> 13) & 1) + ((flags >> 12) & 1))
-        ok = ((flags & 0x4007) == 0) & np.isin(kind, [0x88BE, 0x22EB, 0x6558, ETH_IPV4, ETH_IPV6])
+        ok = ((flags & 0x4007) == 0) & np.isin(kind, _GRE_CARRIES)
         inner = at + size
         erspan2 = (kind == 0x88BE) & ((flags & 0x1000) != 0)
         inner = np.where(erspan2, inner + 8, inner)
