@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +209,37 @@ def build_polling(target: int) -> Path:
 SCAN_PORTS = (21, 22, 23, 80, 102, 443, 502, 1911, 2404, 3389, 4840, 5900, 8080, 20000, 44818, 47808)
 
 
+def _ip_records(ts_us: np.ndarray, size: int, proto: int, src, dst, sport, dport) -> np.ndarray:
+    """pcap records of Ethernet/IPv4 frames of ``size`` bytes, one row each (the 16-byte record header,
+    then the frame): times in microseconds, default MACs, a ``proto`` (TCP 6, UDP 17) header's ports and
+    the addresses filled in; the callers fill in the rest of the transport header and the payload."""
+    frame = np.zeros((len(ts_us), 16 + size), np.uint8)
+    frame[:, 0:4] = (ts_us // 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
+    frame[:, 4:8] = (ts_us % 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
+    frame[:, 8:16] = np.array([size, size], "<u4").view(np.uint8)
+    f = frame[:, 16:]
+    f[:, 0:12] = [0, 0x0C, 0x29, 1, 2, 3, 0, 0x1B, 0x1B, 4, 5, 6]
+    f[:, 12:16] = [8, 0, 0x45, 0]
+    f[:, 16:18] = np.array([size - 14], ">u2").view(np.uint8)
+    f[:, 22:24] = [64, proto]
+    f[:, 26:30] = np.broadcast_to(src, len(ts_us)).astype(">u4").view(np.uint8).reshape(-1, 4)
+    f[:, 30:34] = np.broadcast_to(dst, len(ts_us)).astype(">u4").view(np.uint8).reshape(-1, 4)
+    f[:, 34:36] = np.broadcast_to(sport, len(ts_us)).astype(">u2").view(np.uint8).reshape(-1, 2)
+    f[:, 36:38] = np.broadcast_to(dport, len(ts_us)).astype(">u2").view(np.uint8).reshape(-1, 2)
+    return frame
+
+
+def _write_pcap(path: Path, chunks: Iterable[bytes]) -> Path:
+    """A microsecond Ethernet pcap of the given record bytes, written beside ``path`` then renamed."""
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        for chunk in chunks:
+            out.write(chunk)
+    tmp.rename(path)
+    return path
+
+
 def build_scan(target: int) -> Path:
     """A SYN scan: 10.0.0.1 probes 10.1.0.0/16 (and on) on 16 ICS and IT ports, host after host; every
     probe is answered, by a reset, or by a SYN-ACK on 502 (a flow of two packets per probe). Built with
@@ -224,28 +255,13 @@ def build_scan(target: int) -> Path:
     port = ports[probe % len(ports)]
     scanner = np.uint32(0x0A000001)
     ephemeral = 40000 + probe % 20000
-    frame = np.zeros((target, 16 + 54), np.uint8)  # record header, Ethernet, IPv4, TCP
     ts = 1_700_000_000 * 10**6 + i * 5  # microseconds
-    frame[:, 0:4] = (ts // 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
-    frame[:, 4:8] = (ts % 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
-    frame[:, 8:16] = np.array([54, 54], "<u4").view(np.uint8)
+    sport, dport = np.where(reply, port, ephemeral), np.where(reply, ephemeral, port)
+    frame = _ip_records(ts, 54, 6, np.where(reply, host, scanner), np.where(reply, scanner, host), sport, dport)
     f = frame[:, 16:]
-    f[:, 0:12] = [0, 0x0C, 0x29, 1, 2, 3, 0, 0x1B, 0x1B, 4, 5, 6]
-    f[:, 12:16] = [8, 0, 0x45, 0]
-    f[:, 16:18] = [0, 40]
-    f[:, 22:24] = [64, 6]
-    f[:, 26:30] = np.where(reply, host, scanner).astype(">u4").view(np.uint8).reshape(-1, 4)
-    f[:, 30:34] = np.where(reply, scanner, host).astype(">u4").view(np.uint8).reshape(-1, 4)
-    f[:, 34:36] = np.where(reply, port, ephemeral).astype(">u2").view(np.uint8).reshape(-1, 2)
-    f[:, 36:38] = np.where(reply, ephemeral, port).astype(">u2").view(np.uint8).reshape(-1, 2)
     f[:, 46] = 0x50
     f[:, 47] = np.where(reply, np.where(port == 502, 0x12, 0x14), 0x02)
-    tmp = path.with_suffix(".part")
-    with open(tmp, "wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        out.write(frame.tobytes())
-    tmp.rename(path)
-    return path
+    return _write_pcap(path, [frame.tobytes()])
 
 
 def build_dns(target: int) -> Path:
@@ -263,28 +279,13 @@ def build_dns(target: int) -> Path:
     client = (0x0A1E020A + n % 100).astype(np.uint32)
     server = np.uint32(0x0A1E030A)
     sport = 1024 + (n // 100) % 60000
-    frame = np.zeros((target, 16 + size), np.uint8)
     ts = 1_700_000_000 * 10**6 + i * 5  # microseconds
-    frame[:, 0:4] = (ts // 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
-    frame[:, 4:8] = (ts % 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
-    frame[:, 8:16] = np.array([size, size], "<u4").view(np.uint8)
+    src, dst = np.where(reply, server, client), np.where(reply, client, server)
+    frame = _ip_records(ts, size, 17, src, dst, np.where(reply, 53, sport), np.where(reply, sport, 53))
     f = frame[:, 16:]
-    f[:, 0:12] = [0, 0x0C, 0x29, 1, 2, 3, 0, 0x1B, 0x1B, 4, 5, 6]
-    f[:, 12:16] = [8, 0, 0x45, 0]
-    f[:, 16:18] = np.array([size - 14], ">u2").view(np.uint8)
-    f[:, 22:24] = [64, 17]
-    f[:, 26:30] = np.where(reply, server, client).astype(">u4").view(np.uint8).reshape(-1, 4)
-    f[:, 30:34] = np.where(reply, client, server).astype(">u4").view(np.uint8).reshape(-1, 4)
-    f[:, 34:36] = np.where(reply, 53, sport).astype(">u2").view(np.uint8).reshape(-1, 2)
-    f[:, 36:38] = np.where(reply, sport, 53).astype(">u2").view(np.uint8).reshape(-1, 2)
     f[:, 38:40] = np.array([8 + len(query)], ">u2").view(np.uint8)
     f[:, 42:] = query
-    tmp = path.with_suffix(".part")
-    with open(tmp, "wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        out.write(frame.tobytes())
-    tmp.rename(path)
-    return path
+    return _write_pcap(path, [frame.tobytes()])
 
 
 def build_bacnet(hosts: int) -> Path:
@@ -321,36 +322,22 @@ def build_bacnet(hosts: int) -> Path:
         (np.full(hosts, station, np.uint32), device, read),
         (device, np.full(hosts, station, np.uint32), name),
     ]
-    tmp = path.with_suffix(".part")
-    with open(tmp, "wb") as out:
-        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        frames = []
-        for k, (src, dst, payload) in enumerate(packets):
-            size = 14 + 20 + 8 + payload.shape[1]
-            frame = np.zeros((hosts, 16 + size), np.uint8)
-            ts = 1_700_000_000 * 10**6 + (4 * n + k) * 50  # microseconds
-            frame[:, 0:4] = (ts // 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
-            frame[:, 4:8] = (ts % 10**6).astype("<u4").view(np.uint8).reshape(-1, 4)
-            frame[:, 8:16] = np.array([size, size], "<u4").view(np.uint8)
-            f = frame[:, 16:]
-            mac = np.where(src == station, 0, (src & 0xFFFFFF)).astype(">u4").view(np.uint8).reshape(-1, 4)
-            f[:, 0:6] = [0xFF] * 6 if k < 2 else [0, 0x0C, 0x29, 9, 9, 9]
-            f[:, 6:9] = [0x00, 0x1B, 0x1B]
-            f[:, 9:12] = mac[:, 1:4]
-            f[:, 12:16] = [8, 0, 0x45, 0]
-            f[:, 16:18] = np.array([size - 14], ">u2").view(np.uint8)
-            f[:, 22:24] = [64, 17]
-            f[:, 26:30] = src.astype(">u4").view(np.uint8).reshape(-1, 4)
-            f[:, 30:34] = dst.astype(">u4").view(np.uint8).reshape(-1, 4)
-            f[:, 34:36] = f[:, 36:38] = np.array([47808], ">u2").view(np.uint8)
-            f[:, 38:40] = np.array([8 + payload.shape[1]], ">u2").view(np.uint8)
-            f[:, 42:] = payload
-            frames.append(frame)
-        order = np.argsort(np.concatenate([4 * n + k for k in range(4)]), kind="stable")
-        for chunk in np.array_split(order, max(1, len(order) // 200_000)):  # in time order, bounded memory
-            out.write(b"".join(frames[int(j) // hosts][int(j) % hosts].tobytes() for j in chunk))
-    tmp.rename(path)
-    return path
+    frames = []
+    for k, (src, dst, payload) in enumerate(packets):
+        size = 14 + 20 + 8 + payload.shape[1]
+        ts = 1_700_000_000 * 10**6 + (4 * n + k) * 50  # microseconds
+        frame = _ip_records(ts, size, 17, src, dst, 47808, 47808)
+        f = frame[:, 16:]
+        mac = np.where(src == station, 0, (src & 0xFFFFFF)).astype(">u4").view(np.uint8).reshape(-1, 4)
+        f[:, 0:6] = [0xFF] * 6 if k < 2 else [0, 0x0C, 0x29, 9, 9, 9]
+        f[:, 6:9] = [0x00, 0x1B, 0x1B]
+        f[:, 9:12] = mac[:, 1:4]
+        f[:, 38:40] = np.array([8 + payload.shape[1]], ">u2").view(np.uint8)
+        f[:, 42:] = payload
+        frames.append(frame)
+    order = np.argsort(np.concatenate([4 * n + k for k in range(4)]), kind="stable")
+    chunks = np.array_split(order, max(1, len(order) // 200_000))  # in time order, bounded memory
+    return _write_pcap(path, (b"".join(frames[int(j) // hosts][int(j) % hosts].tobytes() for j in c) for c in chunks))
 
 
 def _rows(payload: bytes, count: int) -> np.ndarray:
