@@ -217,7 +217,7 @@ def llc_frames(path: str) -> list[Packet]:
 
 def eth(payload: bytes, src: str = "00:00:0c:12:34:56", dst: str = BROADCAST) -> list[Observation]:
     p = make_packet(payload, "eth", sport=0, src=src, dst=dst, ethertype=0)
-    return robust(D, Packet(**{**p.__dict__, "src_mac": src, "dst_mac": dst}))
+    return robust(D, p._replace(src_mac=src, dst_mac=dst))
 
 
 def test_ethernet_i_ams_agree_with_tshark() -> None:

@@ -21,7 +21,7 @@ LLDP_MULTICAST = "01:80:c2:00:00:0e"
 
 def eth(d: Dissector, payload: bytes, ethertype: int, src: str = SWITCH_MAC) -> list[Observation]:
     p = make_packet(payload, "eth", sport=0, src=src, dst=LLDP_MULTICAST, ethertype=ethertype)
-    return robust(d, p.__class__(**{**p.__dict__, "src_mac": src, "dst_mac": LLDP_MULTICAST}))
+    return robust(d, p._replace(src_mac=src, dst_mac=LLDP_MULTICAST))
 
 
 def udp(d: Dissector, payload: bytes, sport: int, dport: int, src: str = "10.0.0.1", dst: str = "10.0.0.2") -> Any:

@@ -11,7 +11,10 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from zonewarden.traffic.dissectors.base import Observation
@@ -19,6 +22,11 @@ from zonewarden.traffic.dissectors.base import Observation
 # observation details that make two observations different events (e.g. an OPC UA channel
 # opened with security mode None is not the same event as one opened with SignAndEncrypt)
 KEY_DETAILS = ("security_mode", "security_policy", "unit_id")
+# the details an event keeps: those that make it distinct and those the detections read (an RDP session's
+# TLS). The rest (names, objects, certificates) stays with the observation: a network of many devices has
+# events by the hundred thousand, and the whole details were two thirds of an event's memory
+EVENT_DETAILS = (*KEY_DETAILS, "tls")
+_NO_DETAILS: Mapping[str, Any] = MappingProxyType({})  # shared by the events that keep none (most)
 
 
 @dataclass(slots=True)
@@ -38,7 +46,7 @@ class Event:
     last_packet: int
     last_time: float
     identity_of: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)  # of the first observation
+    details: Mapping[str, Any] = field(default_factory=dict)  # of the first observation: its EVENT_DETAILS
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +83,13 @@ def _hashable(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _kept(details: dict[str, Any]) -> Mapping[str, Any]:
+    """The :data:`EVENT_DETAILS` of an observation's details (one shared empty mapping when none: most)."""
+    if details.keys().isdisjoint(EVENT_DETAILS):
+        return _NO_DETAILS
+    return {k: details[k] for k in EVENT_DETAILS if k in details}
+
+
 def repeat(ev: Event, count: int, last_packet: int, last_time: float) -> None:
     """``count`` more packets said what ``ev`` says, the last of them as given."""
     ev.count += count
@@ -92,9 +107,7 @@ class EventLog:
         """Count one observation; its event (None for a malformed one)."""
         return self.add_repeats(file, obs, 1, obs.packet, obs.time)
 
-    def add_repeats(
-        self, file: str, obs: Observation, count: int, last_packet: int, last_time: float
-    ) -> Event | None:
+    def add_repeats(self, file: str, obs: Observation, count: int, last_packet: int, last_time: float) -> Event | None:
         """``obs`` seen ``count`` times, first as ``obs.packet``/``obs.time``, last as given; its event."""
         if obs.message == "malformed" or count <= 0:
             return None
@@ -105,6 +118,10 @@ class EventLog:
             key = _hashable(key)
             ev = self.events.get(key)
         if ev is None:
+            function = obs.function
+            if function is not None:  # a label made per packet ("I-Am (0)"): one copy for all its events
+                function = sys.intern(function)
+                key = (*key[:6], function, *key[7:])
             ev = self.events[key] = Event(
                 file,
                 obs.protocol,
@@ -112,14 +129,14 @@ class EventLog:
                 obs.server,
                 obs.message,
                 obs.operation,
-                obs.function,
+                function,
                 count,
                 obs.packet,
                 obs.time,
                 last_packet,
                 last_time,
                 obs.identity_of,
-                dict(obs.details),
+                _kept(obs.details),
             )
             return ev
         if (obs.time, obs.packet) < (ev.first_time, ev.first_packet):

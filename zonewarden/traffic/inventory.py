@@ -9,6 +9,7 @@ returns plain data; the shell decides how to show or store it.
 from __future__ import annotations
 
 import socket
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import islice
@@ -167,12 +168,13 @@ class InventoryBuilder:
                 merged = self.host(ip)
                 merged.macs |= host.macs
                 host = merged
+            said = sys.intern(obs.function or obs.message)  # a label made per packet ("I-Am (0)"), kept per host
             for key, value in obs.identity.items():
                 if key not in IDENTITY_FIELDS or value in (None, ""):
                     continue
                 text = str(value).strip()
                 host.identity.setdefault(key, text)
-                host.evidence.setdefault((key, text, obs.protocol, obs.function or obs.message), obs.packet)
+                host.evidence.setdefault((key, text, obs.protocol, said), obs.packet)
 
     def result(self, consume: bool = False) -> list[dict[str, Any]]:
         """The inventory, a dict per host in address order. ``consume``: empty the builder host by host

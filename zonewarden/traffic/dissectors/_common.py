@@ -48,7 +48,7 @@ class Reader:
     __slots__ = ("data", "end", "pos")
 
     def __init__(self, data: bytes | memoryview, pos: int = 0, end: int | None = None) -> None:
-        self.data = memoryview(data) if not isinstance(data, memoryview) else data
+        self.data = data  # bytes stay bytes: their slices are bytes already, and index faster than a view
         self.pos = pos
         self.end = len(self.data) if end is None else min(end, len(self.data))
 
@@ -69,7 +69,7 @@ class Reader:
         if pos >= self.end:
             raise Truncated(f"need 1 bytes at {pos}, have {self.end - pos}")
         self.pos = pos + 1
-        return int(self.data[pos])
+        return self.data[pos]
 
     def u16le(self) -> int:
         pos = self.pos

@@ -20,12 +20,12 @@ from their value (they may be tokens). ``number`` and ``time`` only label observ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 
-@dataclass(frozen=True)
-class Packet:
-    """One packet handed to a dissector."""
+class Packet(NamedTuple):
+    """One packet handed to a dissector (immutable; a named tuple, which is made four times faster than a
+    frozen dataclass: one is made for every packet dissected)."""
 
     number: int  # 1-based packet number in its capture file
     time: float  # seconds since the epoch
