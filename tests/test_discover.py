@@ -257,3 +257,29 @@ def test_folders_of_captures(tmp_path):
     assert result.exit_code == 0 and "skipped 1 file(s)" in result.output, result.output
     result = runner.invoke(app, ["discover", str(tmp_path / "site" / "MANIFEST.tsv")])
     assert result.exit_code == 2 and "not pcap or pcapng captures" in result.output
+
+
+@pytest.mark.parametrize(
+    ("capture", "servers", "clients"),
+    [
+        # the capture begins with the PLC's answer (port 502 -> .21): .21 polls, it serves nothing
+        ("modbus/modbus_test.pcap", {"192.168.0.20": "plc"}, {"192.168.0.21": "scada-client"}),
+        # one IEC 104 packet, from the outstation's port 2404
+        ("iec104/IEC104_SQ.pcapng", {"10.204.70.90": "rtu"}, {"10.104.99.22": "scada-client"}),
+        ("s7commplus/s7comm_plus.pcap", {"192.168.0.1": "plc"}, {"192.168.0.3": "hmi"}),
+        ("dnp3/dnp3_link_only.pcap", {"192.168.80.12": "rtu"}, {"192.168.80.249": "scada-client"}),
+    ],
+)
+def test_connections_joined_late_keep_their_client_and_server(capture, servers, clients):
+    """A capture starts in the middle of long-lived polling: a connection's first packet seen is as likely
+    the device's answer as the poller's request. The device is still the server (its service port says
+    so), and the poller is never taken for a controller."""
+    from zonewarden.traffic.discover import discover
+
+    found = discover([PCAPS / capture])
+    roles = {a["ip"]: a["roles"] for a in found.hosts}
+    for ip, role in {**servers, **clients}.items():
+        assert roles[ip] == [role], (ip, roles[ip])
+    for flow in found.flows:
+        if flow["app_protocol"] and flow["transport"] == "tcp":
+            assert flow["server"] in servers and flow["client"] not in servers, flow

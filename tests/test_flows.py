@@ -61,10 +61,47 @@ def test_tcp_conversation_counts_per_direction_and_initiator(tmp_path: Path, chu
     json.dumps(table.records())
 
 
-def test_initiator_without_syn_is_the_first_packets_source(tmp_path: Path) -> None:
-    frames = handshake(start_with_syn=False)  # the capture starts with the SYN/ACK
+def test_a_syn_ack_names_the_initiator_too(tmp_path: Path) -> None:
+    frames = handshake(start_with_syn=False)  # the capture starts with the SYN/ACK: its receiver started
     (rec,) = table_of(tmp_path, frames).records()
-    assert (rec["client"], rec["client_port"], rec["initiator_from"]) == (SERVER, 502, "first-packet")
+    assert (rec["client"], rec["client_port"], rec["initiator_from"]) == (CLIENT, 50000, "syn")
+
+
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+def test_a_connection_joined_late_is_oriented_by_its_service_port(tmp_path: Path, chunk: int) -> None:
+    """A capture begins in the middle of long-lived polling: the first packet seen is the PLC's answer
+    (from port 502). The HMI is still the client, and the PLC the server."""
+    frames = handshake()[4:]  # the server's response, then FINs: no handshake seen
+    (rec,) = table_of(tmp_path, frames, chunk).records()
+    assert (rec["client"], rec["client_port"], rec["server"], rec["server_port"]) == (CLIENT, 50000, SERVER, 502)
+    assert rec["initiator_from"] == "service-port" and rec["packets_to_server"] == 1
+
+
+def test_without_a_handshake_the_first_request_decides(tmp_path: Path) -> None:
+    frames = handshake()[2:3]  # the client's request alone
+    (rec,) = table_of(tmp_path, frames).records()
+    assert (rec["client"], rec["server_port"], rec["initiator_from"]) == (CLIENT, 502, "first-packet")
+
+
+@pytest.mark.parametrize(
+    ("sport", "dport", "client_port"),
+    [
+        (53, 40000, 40000),  # a DNS answer: the querier is the client
+        (40000, 53, 40000),
+        (47808, 47808, 47808),  # the same port on both sides: the sender
+        (2404, 44818, 44818),  # two service ports: the lower one is the service (the dissectors' rule)
+        (44818, 2404, 44818),
+        (40000, 41000, 40000),  # no service: the sender
+    ],
+)
+def test_udp_and_port_collisions_go_by_the_dissectors_rule(
+    tmp_path: Path, sport: int, dport: int, client_port: int
+) -> None:
+    proto = 17 if 53 in (sport, dport) or sport == dport else 6
+    payload = udp(sport, dport, b"x") if proto == 17 else tcp(sport, dport, ACK | PSH, b"x")
+    (rec,) = table_of(tmp_path, [(1_000_000_000, eth(ipv4(CLIENT, SERVER, proto, payload)))]).records()
+    assert rec["client_port"] == client_port
+    assert rec["client"] == (CLIENT if client_port == sport else SERVER)
 
 
 def test_a_later_syn_names_the_initiator(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ fragment has no ports and so counts towards the flow with ports 0.
 
 Per flow: packets, bytes (wire length), application payload bytes and TCP flags (OR)
 per direction, first and last time seen, the initiator (the source of the first SYN without ACK,
-else of the first packet) and ``app_protocol``, which the caller fills (from
-dissectors or :meth:`FlowTable.guess_app_protocols`).
+or the receiver of a SYN/ACK; else of the first packet, unless that packet came from a service's
+port to a client's: an answer in a connection the capture joined late) and ``app_protocol``,
+which the caller fills (from dissectors or :meth:`FlowTable.guess_app_protocols`).
 
 Implementation: each packet's key is packed into exact 64-bit words (``w``: VLAN,
 protocol, family and EtherType or IPv6 ports; ``ea``/``eb``: address << 16 | port for
@@ -51,7 +52,8 @@ _STATS: dict[str, Any] = {
     "payload_ba": np.int64,
     "first_packet": np.int64,
     "initiator": np.int8,  # 0: endpoint a started the flow, 1: endpoint b
-    "initiator_syn": np.bool_,  # the initiator comes from a SYN (else from the first packet)
+    "initiator_syn": np.bool_,  # the initiator comes from the handshake: a SYN, or the SYN/ACK that answers it
+    "initiator_port": np.bool_,  # else: the first packet came from a service's port, so its receiver started
 }
 _FLAG_NAMES = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS")
 _FAM_V4, _FAM_V6, _FAM_L2 = 0, 1, 2
@@ -177,12 +179,13 @@ class FlowTable:
         payload = h.payload_len[sel][order]
         pay_all = np.add.reduceat(payload, starts)
         pay_ab = np.add.reduceat(payload * fwd, starts)
-        syn_dir = np.full(len(starts), -1, np.int64)
-        syn = (flag_s & 0x12) == 0x02
-        if syn.any():
-            pos = np.flatnonzero(syn)
-            g, i = np.unique(gid_sorted[pos], return_index=True)
-            syn_dir[g] = dir_s[pos[i]]
+        syn_dir = np.full(len(starts), -1, np.int64)  # per group: who started it, by the handshake
+        handshake = flag_s & 0x12
+        for kind, flip in ((0x12, 1), (0x02, 0)):  # a SYN/ACK's receiver; a SYN's sender (written last: it wins)
+            pos = np.flatnonzero(handshake == kind)
+            if len(pos):
+                g, i = np.unique(gid_sorted[pos], return_index=True)
+                syn_dir[g] = dir_s[pos[i]] ^ flip
         new = ~known
         if new.any():
             which = np.flatnonzero(new)
@@ -194,8 +197,11 @@ class FlowTable:
             cols["last_ns"][nr] = last[which]
             cols["first_packet"][nr] = h.number[sel][rep[which]]
             sd = syn_dir[which]
-            cols["initiator"][nr] = np.where(sd >= 0, sd, dir_s[starts[which]])
+            guess = dir_s[starts[which]]  # the sender of the flow's first packet, unless it answers from a service
+            answer = _from_service(h, sel, rep[which]) & (sd < 0)
+            cols["initiator"][nr] = np.where(sd >= 0, sd, guess ^ answer)
             cols["initiator_syn"][nr] = sd >= 0
+            cols["initiator_port"][nr] = answer
         cols["packets_ab"][rows] += pk_ab
         cols["packets_ba"][rows] += count - pk_ab
         cols["bytes_ab"][rows] += by_ab
@@ -214,6 +220,7 @@ class FlowTable:
             if late.any():  # a SYN after packets already seen: it names the initiator
                 cols["initiator"][kr[late]] = syn_dir[which[late]]
                 cols["initiator_syn"][kr[late]] = True
+                cols["initiator_port"][kr[late]] = False
         out = np.empty(len(order), np.int64)
         out[order] = rows[gid_sorted]
         return out
@@ -248,7 +255,7 @@ class FlowTable:
     # -- results --------------------------------------------------------------------------
 
     def initiator_syn(self, rows: np.ndarray) -> np.ndarray:
-        """Per flow row: whether the flow's initiator is known from its SYN."""
+        """Per flow row: whether the flow's initiator is known from its handshake (SYN or SYN/ACK)."""
         return self._cols["initiator_syn"][rows]
 
     def columns(self) -> dict[str, np.ndarray]:
@@ -406,7 +413,7 @@ class FlowRecords(Sequence[dict[str, Any]]):
         c = {k: v[rows] for k, v in self._all.items()}
         b_first = c["initiator"] == 1
         out = {k: c[k] for k in ("ip_version", "proto", "vlan", "ethertype", "first_ns", "last_ns", "first_packet")}
-        out.update({k: c[k] for k in ("tcp_flags", "initiator_syn")})
+        out.update({k: c[k] for k in ("tcp_flags", "initiator_syn", "initiator_port")})
         for a, b, client, server in (
             ("a_hi", "b_hi", "client_hi", "server_hi"),
             ("a_lo", "b_lo", "client_lo", "server_lo"),
@@ -442,7 +449,7 @@ class FlowRecords(Sequence[dict[str, Any]]):
             c["first_packet"].tolist(),
             flags,
             [flag_text(f) for f in flags],
-            np.where(c["initiator_syn"], "syn", "first-packet").tolist(),
+            np.where(c["initiator_syn"], "syn", np.where(c["initiator_port"], "service-port", "first-packet")).tolist(),
             [self._app[r] for r in rows.tolist()],
         )
         return [dict(zip(RECORD_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
@@ -550,6 +557,48 @@ def conversations(flows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
 def flag_text(flags: int) -> str:
     """'SYN,ACK' style names of TCP flag bits."""
     return ",".join(name for bit, name in enumerate(_FLAG_NAMES) if flags >> bit & 1)
+
+
+@lru_cache(maxsize=1)
+def _service_lookups() -> dict[int, np.ndarray]:
+    """IP protocol -> per port, whether it names a service (see dissectors.service_port)."""
+    from zonewarden.traffic.dissectors import TCP_SERVICES, UDP_SERVICES  # the dissectors need not load with flows
+
+    out = {}
+    for proto, services in ((6, TCP_SERVICES), (17, UDP_SERVICES)):
+        known = np.zeros(65536, dtype=bool)
+        known[list(services)] = True
+        out[proto] = known
+    return out
+
+
+def _from_service(h: Headers, sel: Any, idx: np.ndarray) -> np.ndarray:
+    """Per packet ``idx`` (of ``h[sel]``): whether it comes from a service's port to a client's, so that
+    its receiver started the flow. A capture begins in the middle of long-lived connections (a poller's
+    session of weeks): the first packet seen of one is as likely an answer (Modbus from port 502) as a
+    request, and the server would be taken for the client. The rule is the dissectors' (the side whose
+    port names a service, the lower when both do); a SYN seen, even later, still decides."""
+    out = np.zeros(len(idx), dtype=bool)
+    pos = np.arange(len(h))[sel][idx]  # rows of h
+    proto = h.proto[pos]
+    for p, known in _service_lookups().items():
+        at = np.flatnonzero(proto == p)
+        if len(at):
+            sport, dport = h.sport[pos[at]], h.dport[pos[at]]
+            out[at] = known[sport] & ~(known[dport] & (dport <= sport))
+    if out.any():  # a group address starts nothing: what is sent to one (a discovery answer) stays the sender's
+        at = np.flatnonzero(out)
+        out[at] = ~_group_address(h, pos[at])
+    return out
+
+
+def _group_address(h: Headers, pos: np.ndarray) -> np.ndarray:
+    """Per packet: whether its destination is a broadcast or multicast address (IPv4: 224/4, a .255
+    broadcast, as the inventory takes them; IPv6: ff00::/8)."""
+    dst = h.dst4[pos].astype(np.int64)
+    v4 = ((dst >> 28) == 0xE) | ((dst & 0xFF) == 0xFF)
+    v6 = (h.dst6[pos, 0] >> np.uint64(56)) == np.uint64(0xFF)
+    return np.where(h.ip_version[pos] == 6, v6, v4)
 
 
 def _packet_keys(h: Headers, sel: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
