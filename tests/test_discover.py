@@ -283,3 +283,36 @@ def test_connections_joined_late_keep_their_client_and_server(capture, servers, 
     for flow in found.flows:
         if flow["app_protocol"] and flow["transport"] == "tcp":
             assert flow["server"] in servers and flow["client"] not in servers, flow
+
+
+def test_flows_are_taken_into_the_inventory_in_bulk_as_flow_by_flow(monkeypatch):
+    """discover takes what the flows say of their hosts in bulk (traffic per host, protocols per client,
+    server and protocol), a chunk of flows at a time: the same as adding every flow record one by one."""
+    from zonewarden.model.protocols import port_tables
+    from zonewarden.traffic.discover import discover
+    from zonewarden.traffic.flows import FlowRecords
+    from zonewarden.traffic.inventory import InventoryBuilder
+
+    monkeypatch.setattr(FlowRecords, "PROBE_CHUNK", 97)  # hosts and pairs come once per chunk
+    flows = discover(FILES).flows
+    one_by_one, bulk = InventoryBuilder(), InventoryBuilder()
+    for f in flows:
+        one_by_one.add_flow(
+            {**f, "packets": f["packets_to_server"] + f["packets_to_client"],
+             "bytes": f["bytes_to_server"] + f["bytes_to_client"]}
+        )  # fmt: skip
+    for traffic in flows.host_traffic():
+        bulk.add_traffic(*traffic)
+    for use in flows.protocol_use(*port_tables()):
+        bulk.add_use(*use)
+
+    def state(b):
+        return {
+            key: (h.first_seen, h.last_seen, h.packets, h.bytes, dict(h.used), dict(h.served),
+                  {p: peers for p, peers in h.peers_served.items() if peers},
+                  {p: peers for p, peers in h.peers_used.items() if peers})
+            for key, h in b.hosts.items()
+        }  # fmt: skip
+
+    assert state(bulk) == state(one_by_one)
+    assert len(flows) > 2000 and sum(bool(h.served) for h in bulk.hosts.values()) > 100

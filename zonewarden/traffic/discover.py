@@ -159,12 +159,10 @@ def _discover(
     stage.close()
     table.guess_app_protocols(*port_tables())
     flows = FlowRecords(table)
-    for f in flows.conversations():  # each dict is made for this loop only (see FlowRecords)
-        f["packets"] = f["packets_to_server"] + f["packets_to_client"]
-        f["bytes"] = f["bytes_to_server"] + f["bytes_to_client"]
-        builder.add_flow(f)
-    for traffic in flows.probe_traffic():  # what add_flow takes of a probe, host by host
+    for traffic in flows.host_traffic():  # what add_flow takes of every flow, in bulk: host by host
         builder.add_traffic(*traffic)
+    for use in flows.protocol_use(*port_tables()):  # ... and per client, server and protocol
+        builder.add_use(*use)
     _add_macs(builder, macs)
     hosts = builder.result(consume=True)
     stats = {

@@ -348,14 +348,66 @@ class FlowRecords(Sequence[dict[str, Any]]):
         return self.where(self.codes[self.rows] < len(PROBE_STATES))
 
     def probe_traffic(self) -> Iterator[tuple[str, float, float, int, int]]:
-        """What the probes among these flows say of their hosts, in bulk: (address, first seen, last
-        seen, packets, bytes) per host, for the clients and for the servers that answered (see
-        InventoryBuilder.add_flow: a probe says nothing else). A scan has a probe per host and port.
+        """What the probes among these flows say of their hosts (:meth:`host_traffic`). A scan has a probe
+        per host and port."""
+        return self.probes().host_traffic()
 
-        Taken ``PROBE_CHUNK`` probes at a time (bounded memory): a host may come once per chunk."""
-        rows = self.probes().rows
+    def host_traffic(self) -> Iterator[tuple[str, float, float, int, int]]:
+        """What these flows say of their hosts' traffic, in bulk: (address, first seen, last seen, packets,
+        bytes) per host, for the clients and for the servers that answered (as InventoryBuilder.add_flow
+        takes them: a probe says nothing else).
+
+        Taken ``PROBE_CHUNK`` flows at a time (bounded memory): a host may come once per chunk."""
+        rows = self.rows
         for lo in range(0, len(rows), self.PROBE_CHUNK):
             yield from self._probe_hosts(rows[lo : lo + self.PROBE_CHUNK])
+
+    def protocol_use(self, tcp: dict[int, str], udp: dict[int, str]) -> Iterator[tuple[str, str, str, int]]:
+        """(client, server, protocol, packets) per distinct client, server and protocol of the conversations
+        among these flows, packets summed, in bulk (as InventoryBuilder.add_flow takes them). The protocol
+        is the flow's application protocol, else the one its server port names in ``tcp``/``udp``; flows
+        with neither are left out. Taken ``PROBE_CHUNK`` flows at a time."""
+        rows = self.conversations().rows
+        named = _port_protocol_codes(tcp, udp)
+        for lo in range(0, len(rows), self.PROBE_CHUNK):
+            yield from self._protocol_pairs(rows[lo : lo + self.PROBE_CHUNK], named)
+
+    def _protocol_pairs(
+        self, rows: np.ndarray, named: tuple[list[str], dict[int, np.ndarray]]
+    ) -> list[tuple[str, str, str, int]]:
+        names, by_port = named
+        code_of = {name: k for k, name in enumerate(names)}
+        c = self._oriented(rows)
+        code = np.full(len(rows), -1, dtype=np.int64)
+        for proto, table in by_port.items():
+            at = np.flatnonzero(c["proto"] == proto)
+            code[at] = table[c["server_port"][at]]
+        apps = [self._app[r] for r in rows.tolist()]
+        for k, app in enumerate(apps):
+            if app:
+                found = code_of.get(app)
+                if found is None:
+                    found = code_of[app] = len(names)
+                    names.append(app)
+                code[k] = found
+        keep = np.flatnonzero(code >= 0)
+        if not len(keep):
+            return []
+        ends = [c[k][keep] for k in ("ip_version", "client_hi", "client_lo", "server_hi", "server_lo")]
+        packets = (c["packets_to_server"] + c["packets_to_client"])[keep]
+        code = code[keep]
+        order, starts = fold_groups([*ends, code])
+        head = order[starts]
+        version, client_hi, client_lo, server_hi, server_lo = (e[head] for e in ends)
+        return list(
+            zip(
+                address_texts(version, client_hi, client_lo),
+                address_texts(version, server_hi, server_lo),
+                [names[k] for k in code[head].tolist()],
+                np.add.reduceat(packets[order], starts).tolist(),
+                strict=True,
+            )
+        )
 
     def _probe_hosts(self, rows: np.ndarray) -> list[tuple[str, float, float, int, int]]:
         c = self._oriented(rows)
@@ -483,6 +535,19 @@ RECORD_FIELDS = (
     "initiator_from",
     "app_protocol",
 )
+
+
+def _port_protocol_codes(tcp: dict[int, str], udp: dict[int, str]) -> tuple[list[str], dict[int, np.ndarray]]:
+    """(protocol names, IP protocol -> per port the index of the name its port gives, or -1)."""
+    names = sorted(set(tcp.values()) | set(udp.values()))
+    index = {name: k for k, name in enumerate(names)}
+    out = {}
+    for proto, table in ((6, tcp), (17, udp)):
+        codes = np.full(65536, -1, dtype=np.int64)
+        for port, name in table.items():
+            codes[port] = index[name]
+        out[proto] = codes
+    return names, out
 
 
 def address_texts(version: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> list[str]:

@@ -140,12 +140,17 @@ class InventoryBuilder:
             if mac:
                 h.macs.add(mac)
         if protocol and server is not None:
-            client.used[protocol] += int(flow.get("packets", 0))
-            if _not_a_host(flow["server"]):  # a broadcast or multicast (a BACnet I-Am): no device was polled
-                return
-            server.served[protocol] += int(flow.get("packets", 0))
-            server.peers_served[protocol].add(flow["client"])
-            client.peers_used[protocol].add(flow["server"])
+            self.add_use(flow["client"], flow["server"], protocol, int(flow.get("packets", 0)))
+
+    def add_use(self, client: str, server: str, protocol: str, packets: int) -> None:
+        """``client`` used ``protocol`` with ``server`` in ``packets`` packets (a conversation that carried data)."""
+        self.host(client).used[protocol] += packets
+        if _not_a_host(server):  # a broadcast or multicast (a BACnet I-Am): no device was polled
+            return
+        host = self.host(server)
+        host.served[protocol] += packets
+        host.peers_served[protocol].add(client)
+        self.host(client).peers_used[protocol].add(server)
 
     def add_traffic(self, key: str, first: float | None, last: float | None, packets: int, size: int) -> Host:
         """Host ``key`` was seen from ``first`` to ``last`` in ``packets`` packets of ``size`` bytes."""
