@@ -197,9 +197,16 @@ def _print(result, comparison) -> None:
         )
     console.print(table)
     stats = result.stats
+    recognized = stats.get("recognized_flows") or {}
     console.print(
         f"{stats['flows']:,} flows; {stats['dissected_packets']:,} packets dissected; observations: "
-        + ", ".join(f"{k} {v:,}" for k, v in stats["observations"].items()),
+        + ", ".join(f"{k} {v:,}" for k, v in stats["observations"].items())
+        + (
+            "; recognised by content on other ports: "
+            + ", ".join(f"{k} {v:,} flow{'' if v == 1 else 's'}" for k, v in recognized.items())
+            if recognized
+            else ""
+        ),
         markup=False,
     )
     for p in result.problems:

@@ -36,6 +36,7 @@ from zonewarden.traffic.events import Event, EventLog, repeat
 from zonewarden.traffic.flows import FlowRecords, FlowTable
 from zonewarden.traffic.fragments import Reassembler
 from zonewarden.traffic.inventory import InventoryBuilder
+from zonewarden.traffic.recognize import Recognizer
 from zonewarden.traffic.repeats import RepeatFilter
 
 ROUTER_MAC_IPS = 4  # a MAC seen as the source of more IPs than this is a router: not the hosts' own MAC
@@ -88,6 +89,7 @@ def _discover(
     tunnels: dict[str, int] = defaultdict(int)  # packets taken out of remote-SPAN and other tunnels, per kind
     repeats = RepeatFilter({6: TCP_PORTS, 17: UDP_PORTS, 0: ETHERTYPES}) if skip_repeats else None
     reassembler = Reassembler()
+    recognizer = Recognizer()  # protocols recognised by content on unclaimed ports, per flow of the table
     first_rows: dict[Any, int] = {}  # fragmented datagram -> the flow row of its first fragment
     stage = Dissection(builder, log, table.app_protocol, per_protocol, memo=skip_repeats, keep=kept if keep else None)
 
@@ -116,6 +118,7 @@ def _discover(
                     tunnels[kind] += count
                 rows = table.update(h)
                 _client_ports(h, rows, table)
+                recognizer.apply(h, rows, table)
                 _bind_macs(h, macs)
                 picked = np.flatnonzero(_dissector_bound(h))
                 first: dict[int, Any] = {}
@@ -177,6 +180,7 @@ def _discover(
         "ip_fragments": fragments["fragments"],
         "reassembled_datagrams": fragments["reassembled"],
         "tunnelled_packets": dict(sorted(tunnels.items())),
+        "recognized_flows": dict(sorted(recognizer.found.items())),  # by content, on ports no dissector claims
         "observations": dict(sorted(per_protocol.items())),
     }
     return Discovery(hosts, flows, stats, problems, kept, log.result())

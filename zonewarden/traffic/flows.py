@@ -91,6 +91,7 @@ class FlowTable:
         self.app_protocol: list[str | None] = []
         self.packets = 0  # packets counted in flows
         self.from_initiator = np.zeros(0, dtype=bool)  # per packet of the last batch (see update)
+        self._direction = np.zeros(0, dtype=np.int8)
 
     def __len__(self) -> int:
         return self._n
@@ -120,10 +121,25 @@ class FlowTable:
             rows = self._merge(h, sel, key, direction)
             if rows is not None:
                 rows_out[sel] = rows
+                self._direction = np.full(len(h), -1, np.int8)  # per packet: 0 from a, 1 from b
+                self._direction[sel] = direction
                 self.from_initiator[sel] = direction == self._cols["initiator"][rows]
                 self.packets += count
                 return rows_out
             self._reseed()
+
+    def flip(self, rows: np.ndarray) -> None:
+        """The other side of these flows started them (whose initiator was a guess: see traffic.recognize)."""
+        self._cols["initiator"][rows] ^= 1
+        self._cols["initiator_port"][rows] = True
+
+    def from_initiator_of(self, h: Headers, rows: np.ndarray) -> np.ndarray:
+        """``from_initiator`` of the last batch (``h``, its ``rows``) again, after a :meth:`flip`."""
+        out = np.zeros(len(h), dtype=bool)
+        sel = np.flatnonzero(rows >= 0)
+        out[sel] = self._direction[sel] == self._cols["initiator"][rows[sel]]
+        self.from_initiator = out
+        return out
 
     def _hash(self, key: dict[str, np.ndarray]) -> np.ndarray:
         m = self._mult

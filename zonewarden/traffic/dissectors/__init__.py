@@ -83,6 +83,15 @@ def _table(attribute: str) -> dict[int, list[Dissector]]:
 
 
 TCP_PORTS = _table("tcp_ports")
+# the dissectors that recognise their protocol by content on other TCP ports (traffic.recognize), the strictest
+# signatures first: a magic or a checksum, then headers whose lengths must fill the segment
+_STRICTEST = ("fins", "fox", "dnp3", "opcua", "ads", "enip", "s7", "iec104", "modbus")
+RECOGNIZERS: tuple[Dissector, ...] = tuple(
+    sorted(
+        (d for d in DISSECTORS.values() if d.tcp_ports and type(d).matches is not Dissector.matches),
+        key=lambda d: _STRICTEST.index(d.name) if d.name in _STRICTEST else len(_STRICTEST),
+    )
+)
 UDP_PORTS = _table("udp_ports")
 ETHERTYPES = _table("ethertypes")
 
@@ -144,6 +153,7 @@ def for_packet(transport: str, sport: int, dport: int, ethertype: int | None = N
 __all__ = [
     "DISSECTORS",
     "ETHERTYPES",
+    "RECOGNIZERS",
     "TCP_PORTS",
     "TCP_SERVICES",
     "UDP_PORTS",

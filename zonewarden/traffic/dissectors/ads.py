@@ -58,7 +58,25 @@ class AdsDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (TCP_PORT,)
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """An AMS/TCP header (reserved 0, the length of the rest) and an AMS header whose data length fills it,
+        with a known command id."""
+        return (
+            len(payload) >= 38
+            and payload[0:2] == b"\0\0"
+            and int.from_bytes(payload[2:6], "little") == len(payload) - 6
+            and int.from_bytes(payload[26:30], "little") == len(payload) - 38
+            and int.from_bytes(payload[22:24], "little") <= 9
+        )
+
     udp_ports: ClassVar[tuple[int, ...]] = (UDP_PORT,)
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """The AMS state flags' response bit."""
+        return bool(payload[24] & 0x01)
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:

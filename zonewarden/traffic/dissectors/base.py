@@ -78,6 +78,19 @@ class Dissector:
         raise NotImplementedError
 
     @staticmethod
+    def matches(payload: bytes) -> bool:
+        """Whether a TCP payload on a port no dissector listens on is this protocol, by its content (see
+        :mod:`zonewarden.traffic.recognize`): strict, cheap, never raises. The default recognises nothing;
+        a dissector that overrides it is recognised on any port (its first TCP port stands in)."""
+        return False
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """For a payload :meth:`matches` took: whether the server sent it (a response), when its content says
+        so; None when it does not. Orients a recognised connection whose handshake the capture missed."""
+        return None
+
+    @staticmethod
     def sides(packet: Packet, server_ports: tuple[int, ...]) -> tuple[str, str, bool]:
         """(client, server, is_request): the server is the side on the protocol's well-known port."""
         if packet.dport in server_ports:

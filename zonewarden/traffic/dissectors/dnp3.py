@@ -150,7 +150,23 @@ class DNP3Dissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """A link frame header: start bytes 0x05 0x64, a length of at least 5, and its CRC."""
+        return (
+            len(payload) >= 10
+            and payload[0:2] == b"\x05\x64"
+            and payload[2] >= 5
+            and crc_dnp(payload[:8]) == int.from_bytes(payload[8:10], "little")
+        )
+
     udp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """The link control's DIR bit: set on frames from the master."""
+        return not payload[3] & 0x80
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:

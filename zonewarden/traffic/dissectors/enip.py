@@ -66,6 +66,7 @@ COMMANDS: dict[int, str] = {
     0x0072: "IndicateStatus",
     0x0073: "Cancel",
 }
+_RECOGNISED_COMMANDS = frozenset(COMMANDS) - {0x0000, 0x0001}  # by content: NOP and the legacy one say too little
 
 # The most common CIP vendor ids (ODVA assignments), names as in Wireshark's cip_vendor_vals.
 VENDORS: dict[int, str] = {
@@ -306,7 +307,46 @@ class EnipDissector(Dissector):
 
     name: ClassVar[str] = "enip"
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """An encapsulation header: a command that carries data (not NOP), the length of the rest, options 0."""
+        return (
+            len(payload) >= 24
+            and int.from_bytes(payload[0:2], "little") in _RECOGNISED_COMMANDS
+            and int.from_bytes(payload[2:4], "little") == len(payload) - 24
+            and payload[20:24] == b"\0\0\0\0"
+        )
+
     udp_ports: ClassVar[tuple[int, ...]] = (44818, IO_PORT)
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """A non-zero status, a List* with data, a session handle given, or a CIP reply (the service's reply
+        bit) came from the server."""
+        command = int.from_bytes(payload[0:2], "little")
+        if payload[8:12] != b"\0\0\0\0":
+            return True
+        if command in (0x0004, 0x0063, 0x0064):
+            return len(payload) > 24
+        if command == 0x0065:
+            return payload[4:8] != b"\0\0\0\0"
+        if command not in (0x006F, 0x0070) or len(payload) < 32:
+            return None
+        pos, items = 32, int.from_bytes(payload[30:32], "little")
+        for _ in range(min(items, 4)):
+            if pos + 4 > len(payload):
+                return None
+            kind, length = (
+                int.from_bytes(payload[pos : pos + 2], "little"),
+                int.from_bytes(payload[pos + 2 : pos + 4], "little"),
+            )
+            pos += 4
+            if kind in (0x00B1, 0x00B2):
+                service = pos + (2 if kind == 0x00B1 else 0)  # a connected item starts with its sequence count
+                return bool(payload[service] & 0x80) if service < min(pos + length, len(payload)) else None
+            pos += length
+        return None
 
     @guarded("enip", (44818, IO_PORT))
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:

@@ -86,7 +86,20 @@ class FinsDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """The FINS/TCP header's magic."""
+        return len(payload) >= 16 and payload[:4] == b"FINS"
+
     udp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """A FINS frame's ICF response bit (FINS/TCP command 2 carries a frame)."""
+        if len(payload) > 16 and int.from_bytes(payload[8:12], "big") == 2:
+            return bool(payload[16] & 0x40)
+        return None
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:

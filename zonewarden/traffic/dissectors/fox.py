@@ -48,6 +48,11 @@ class FoxDissector(Dissector):
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
 
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """A Fox message header ("fox a <n> <n> <channel> <command>")."""
+        return payload.startswith(b"fox a ") and _HEADER.match(payload) is not None
+
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:
         data = bytes(packet.payload)

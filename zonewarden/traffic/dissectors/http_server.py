@@ -21,6 +21,7 @@ from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "http"
 PORTS = (80, 8080)
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] [1-5]\d\d[ \r]")
 MAX_HEAD = 8192
 METHODS = (b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE")
 _REALM = re.compile(r'realm="?([^",]*)', re.I)
@@ -44,6 +45,16 @@ class HTTPServerDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """An HTTP/1.x response status line (a device's embedded web server answering on its own port)."""
+        return _STATUS_LINE.match(payload) is not None
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """Only responses are recognised."""
+        return True
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:

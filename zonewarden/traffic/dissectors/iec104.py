@@ -34,6 +34,7 @@ from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "iec104"
 PORT = 2404
+_U_FRAMES = frozenset((0x07, 0x0B, 0x13, 0x23, 0x43, 0x83))
 
 TYPE_NAMES: dict[int, str] = {
     1: "M_SP_NA_1", 2: "M_SP_TA_1", 3: "M_DP_NA_1", 4: "M_DP_TA_1", 5: "M_ST_NA_1", 6: "M_ST_TA_1",
@@ -114,6 +115,47 @@ class IEC104Dissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """APCI frames (start byte 0x68, the length of the rest) that exactly fill the segment, each a well-formed
+        U frame (one function bit), S frame or I frame with an ASDU."""
+        pos, n = 0, len(payload)
+        if not n:
+            return False
+        while pos < n:
+            if n - pos < 6 or payload[pos] != 0x68:
+                return False
+            length, control = payload[pos + 1], payload[pos + 2]
+            if not 4 <= length <= 253 or pos + 2 + length > n:
+                return False
+            if control & 3 == 3:  # U: exactly one of STARTDT/STOPDT/TESTFR act or con, nothing else
+                if control not in _U_FRAMES or length != 4 or payload[pos + 3 : pos + 6] != b"\0\0\0":
+                    return False
+            elif control & 3 == 1:  # S: the receive sequence number only
+                if control != 1 or length != 4 or payload[pos + 3] != 0:
+                    return False
+            elif length < 4 + 6:  # I: an ASDU of at least its header
+                return False
+            pos += 2 + length
+        return pos == n
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """STARTDT/STOPDT activations come from the controlling station, confirmations from the outstation;
+        an I frame's cause of transmission tells the direction (activation and deactivation from the
+        controlling station; confirmations, terminations and monitoring causes from the outstation)."""
+        control = payload[2]
+        if control & 3 == 3:
+            return None if control in (0x43, 0x83) else control in (0x0B, 0x23)
+        if control & 1 or len(payload) < 9:
+            return None
+        cause = payload[8] & 0x3F
+        if cause in (6, 8):
+            return False
+        if cause in (1, 2, 3, 7, 9, 10, 11, 12, 20) or 44 <= cause <= 47 or 21 <= cause <= 36:
+            return True
+        return None
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:

@@ -264,6 +264,36 @@ class ModbusDissector(Dissector):
     name: ClassVar[str] = "modbus"
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
 
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """MBAP headers (protocol id 0, the length of what follows) that exactly fill the segment, each with a
+        known function code (an exception: the code with its high bit and one byte)."""
+        pos, n = 0, len(payload)
+        if not n:
+            return False
+        while pos < n:
+            if n - pos < 8 or payload[pos + 2 : pos + 4] != b"\0\0":
+                return False
+            length = int.from_bytes(payload[pos + 4 : pos + 6], "big")
+            code = payload[pos + 7]
+            if not 2 <= length <= 254 or (code & 0x7F) not in FUNCTIONS or (code & 0x80 and length != 3):
+                return False
+            pos += 6 + length
+        return pos == n
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """An exception came from the server; for the reads and multiple writes, the length tells a request
+        (fixed fields) from a response (the data, or an echo of the range)."""
+        length, code = int.from_bytes(payload[4:6], "big"), payload[7]
+        if code & 0x80:
+            return True
+        if code in (15, 16):
+            return length == 6
+        if code in (1, 2, 3, 4):
+            return None if length == 6 and payload[8] == 3 else length != 6
+        return None
+
     @guarded("modbus", PORTS)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:
         client, server, request = self.sides(packet, PORTS)

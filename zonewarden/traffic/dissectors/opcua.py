@@ -282,6 +282,29 @@ class OPCUADissector(Dissector):
         """Heuristic for any port: the payload starts with an OPC UA message header."""
         return looks_like_opcua(payload)
 
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """Hello from the client; Acknowledge, Error and ReverseHello from the server; a message by its service
+        (a request or a response)."""
+        kind = payload[:3]
+        if kind == b"HEL":
+            return False
+        if kind in (b"ACK", b"ERR", b"RHE"):
+            return True
+        if kind not in (b"MSG", b"CLO") or len(payload) < 28:
+            return None
+        encoding = payload[24]  # the service's NodeId, after the symmetric security and sequence headers
+        if encoding == 0:
+            service = payload[25]
+        elif encoding == 1:
+            service = int.from_bytes(payload[26:28], "little")
+        elif encoding == 2 and len(payload) >= 31:
+            service = int.from_bytes(payload[27:31], "little")
+        else:
+            return None
+        name = SERVICES.get(service, ("",))[0]
+        return False if name.endswith("Request") else True if name.endswith(("Response", "Fault")) else None
+
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:
         """Every OPC UA message chunk starting in the segment (see the module docstring)."""

@@ -47,6 +47,7 @@ from zonewarden.traffic.dissectors._stream import INVALID, MAX_CARRY, NEED_MORE,
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PORTS = (102,)
+_COTP_TYPES = frozenset((0xE0, 0xD0, 0xF0, 0x80, 0xC0))  # CR, CC, DT, DR, DC
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 
@@ -143,6 +144,36 @@ class S7Dissector(Dissector):
 
     name: ClassVar[str] = "s7"
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """ISO-on-TCP (RFC 1006): TPKT headers (version 3) that exactly fill the segment, each with a COTP header
+        of a known type (connection request/confirm, data, disconnect). S7comm and MMS share the port it stands
+        for, and tell themselves apart."""
+        pos, n = 0, len(payload)
+        if not n:
+            return False
+        while pos < n:
+            if n - pos < 7 or payload[pos] != 3 or payload[pos + 1] != 0:
+                return False
+            length = int.from_bytes(payload[pos + 2 : pos + 4], "big")
+            cotp = payload[pos + 4]
+            if length < 7 or cotp < 2 or 5 + cotp > length or payload[pos + 5] & 0xF0 not in _COTP_TYPES:
+                return False
+            pos += length
+        return pos == n
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """A COTP connection request comes from the client, its confirm from the server; an S7 job from the
+        client, an ack from the server."""
+        kind = payload[5] & 0xF0
+        if kind in (0xE0, 0xD0):
+            return kind == 0xD0
+        s7 = 5 + payload[4]
+        if kind == 0xF0 and len(payload) > s7 + 1 and payload[s7] == 0x32 and payload[s7 + 1] in (1, 2, 3):
+            return payload[s7 + 1] != 1
+        return None
 
     @guarded("s7", PORTS)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:

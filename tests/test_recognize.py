@@ -1,0 +1,155 @@
+"""Protocols recognised by content on TCP ports no dissector listens on (traffic.recognize).
+
+Checked on the shared captures: the three that carry an industrial protocol or HTTP on an
+unusual port, the same inventory when a capture's server port is moved to an unclaimed
+one, and no recogniser that disagrees with the port on any TCP payload of the corpus."""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from _pcap import PCAPS, capture, frames, mutated, seeds
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_capture import eth, ipv4, pcap, tcp, write
+from test_flows import ACK, PSH, SYN
+
+from zonewarden.traffic import recognize
+from zonewarden.traffic.capture import open_capture
+from zonewarden.traffic.decode import decode
+from zonewarden.traffic.discover import discover
+from zonewarden.traffic.dissectors import RECOGNIZERS, TCP_PORTS
+
+READ_ONE_REGISTER = bytes.fromhex("000100000006010300000001")
+
+
+def _inventory(path: Path | str) -> tuple[dict[str, tuple], Counter[str]]:
+    found = discover([path])
+    hosts = {a["key"]: (a["roles"], a["protocols"], a["identity"]) for a in found.hosts}
+    return hosts, Counter(found.stats["observations"])
+
+
+@pytest.mark.parametrize(
+    ("relative", "protocol", "port", "server", "role"),
+    [
+        ("dnp3/dnp3_read_p20001.pcap", "dnp3", 20001, "130.126.140.229", "rtu"),
+        ("opcua/open62541_client-server_mainloop-not-localhost-non-standard-port.pcap", "opcua", 48010,
+         "192.168.224.102", "opc-server"),
+        ("c37.118/c37118_1100_unclean.pcap", "http", 8765, "192.168.0.21", "it-host"),  # a WebSocket upgrade
+    ],
+)  # fmt: skip
+def test_shared_captures_on_unusual_ports(relative: str, protocol: str, port: int, server: str, role: str) -> None:
+    found = discover([capture(relative)])
+    assert set(found.stats["recognized_flows"]) == {protocol}
+    served = [f for f in found.flows if f["server_port"] == port]
+    assert served and all(f["app_protocol"] == protocol and f["server"] == server for f in served)
+    host = next(a for a in found.hosts if a["ip"] == server)
+    assert protocol in host["serves"] and role in host["roles"]
+    if protocol == "opcua":
+        assert host["identity"]["product_uri"] == "http://open62541.org"
+
+
+def _moved(path: Path, port: int, to: int, out: Path) -> Path:
+    """The capture with TCP port ``port`` replaced by ``to`` on both sides (as pcap, link types kept)."""
+    records, linktype = [], None
+    with open_capture(path) as cap:
+        for batch in cap.batches():
+            h = decode(batch)
+            buf = bytearray(batch.buf)
+            for i in range(len(h)):
+                if h.proto[i] == 6 and h.ip_version[i] in (4, 6) and not h.fragment[i]:
+                    at = int(h.l4_off[i])
+                    sport, dport = struct.unpack_from("!HH", buf, at)
+                    struct.pack_into("!HH", buf, at, to if sport == port else sport, to if dport == port else dport)
+                start, size = int(batch.data_off[i]), int(batch.caplen[i])
+                linktype = int(batch.linktype[i])
+                records.append((int(batch.ts_ns[i]), bytes(buf[start : start + size])))
+    with open(out, "wb") as sink:
+        sink.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1 if linktype is None else linktype))
+        for ns, data in records:
+            sink.write(struct.pack("<IIII", ns // 10**9, ns % 10**9 // 1000, len(data), len(data)) + data)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("relative", "port"),
+    [
+        ("modbus/modbus_test.pcap", 502),
+        ("s7comm/s7ident.pcap", 102),
+        ("s7comm/S7-1200-Uploading-OB1-TIAV12.pcap", 102),
+        ("iec104/090813_diverse.pcap", 2404),
+        ("dnp3/dnp3_read.pcap", 20000),
+        ("enip/EIP-FirmwareChange.pcap", 44818),
+        ("opcua/open62541_client-server_mainloop-not-localhost.pcap", 4840),
+        ("mms/" + (sorted(p.name for p in (PCAPS / "mms").glob("*.pcap*")) or ["none"])[0], 102),
+    ],
+)
+def test_a_server_moved_to_an_unclaimed_port_is_found_the_same(tmp_path: Path, relative: str, port: int) -> None:
+    """The same hosts, roles, protocols, identities and observations when the server listens on 40123."""
+    original = capture(relative)
+    moved = _moved(original, port, 40123, tmp_path / "moved.pcap")
+    assert _inventory(moved) == _inventory(original)
+    assert discover([moved]).stats["recognized_flows"]
+
+
+def test_recognisers_agree_with_the_ports_on_every_tcp_payload_of_the_corpus() -> None:
+    """On the shared captures, a recogniser that matches a TCP payload on a dissector's port stands for
+    that port (S7comm's stands for 102, which MMS shares): no protocol is taken for another."""
+    if not PCAPS.is_dir():
+        pytest.skip("../shared/data/pcaps is not present")
+    matched: Counter[str] = Counter()
+    for path in sorted(p for p in PCAPS.glob("*/*") if p.is_file()):
+        for f in frames(path):
+            if f.transport != "tcp" or not f.payload:
+                continue
+            claimed = {port for port in (f.sport, f.dport) if port in TCP_PORTS}
+            if not claimed:
+                continue
+            for d in RECOGNIZERS:
+                if d.matches(f.payload):
+                    assert d.tcp_ports[0] in claimed, (path.name, f.number, d.name, claimed)
+                    matched[d.name] += 1
+                    break
+    assert {"modbus", "s7", "dnp3", "enip", "iec104", "opcua", "http", "ads"} <= set(matched)
+
+
+def _segments(payloads: list[bytes]) -> list[tuple[int, bytes]]:
+    frames_ = [
+        (1_000_000_000, eth(ipv4("10.0.0.5", "10.0.0.1", 6, tcp(50000, 5020, SYN)))),
+        (1_000_100_000, eth(ipv4("10.0.0.1", "10.0.0.5", 6, tcp(5020, 50000, SYN | ACK)))),
+    ]
+    for k, payload in enumerate(payloads):
+        frames_.append((2_000_000_000 + k, eth(ipv4("10.0.0.5", "10.0.0.1", 6, tcp(50000, 5020, PSH | ACK, payload)))))
+    return frames_
+
+
+@pytest.mark.parametrize("garbage", [recognize.MAX_TRIES - 1, recognize.MAX_TRIES])
+def test_a_flow_is_given_up_after_max_tries_payloads(tmp_path: Path, garbage: int) -> None:
+    """Modbus on 5020 after some payloads nothing recognises: found within MAX_TRIES, not after."""
+    path = write(tmp_path, pcap(_segments([b"\x00garbage"] * garbage + [READ_ONE_REGISTER] * 3)))
+    found = discover([path])
+    expected = {"modbus": 1} if garbage < recognize.MAX_TRIES else {}
+    assert found.stats["recognized_flows"] == expected
+    assert found.stats["observations"].get("modbus", 0) >= (3 if expected else 0)  # the garbage too: malformed
+    (flow,) = found.flows
+    assert flow["server_port"] == 5020 and flow["app_protocol"] == ("modbus" if expected else None)
+
+
+TCP_SEEDS = [
+    s
+    for folder in ("modbus", "s7comm", "dnp3", "enip", "iec104", "opcua", "ads", "omron-fins", "niagara-fox")
+    for s in seeds(folder, "tcp", limit=60)
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.binary(max_size=300), mutated(TCP_SEEDS)))
+def test_recognisers_never_raise(payload: bytes) -> None:
+    for d in RECOGNIZERS:
+        if d.matches(payload) is True:
+            assert d.from_server(payload) in (True, False, None)
+        else:
+            assert d.matches(payload) is False

@@ -1,0 +1,138 @@
+"""Industrial protocols recognised by their content on TCP ports no dissector listens on.
+
+Ports lie on plant floors: an OPC UA server listens where its vendor chose (48010, 49320,
+53530, 62541, ...), a Modbus gateway on 503 or 5020, a second DNP3 outstation on 20001.
+A flow whose ports no dissector claims has its first payload packets (up to
+:data:`MAX_TRIES`) shown to the recognisers: the dissectors that define
+:meth:`~zonewarden.traffic.dissectors.base.Dissector.matches`, strictest first (see
+``RECOGNIZERS``). The first that matches names the flow's protocol for good; a flow none
+matched is left alone.
+
+The server of a recognised flow is the side its handshake says. Without one (a capture that
+joined the connection late), the recognised payload says who sent it where its content can
+(:meth:`~zonewarden.traffic.dissectors.base.Dissector.from_server`: a DNP3 DIR bit, an S7 job
+or ack, an OPC UA request or response, an IEC 104 cause of transmission, a CIP reply bit);
+else the side with the lower port is the server (clients mostly take high ephemeral ports).
+The flow table is told (:meth:`~zonewarden.traffic.flows.FlowTable.flip`), so that the flow
+records agree.
+
+A recognised flow's packets, from the batch it was recognised in on (the payloads looked at
+before it was included: a segment that did not match alone, such as a TPKT header sent on its
+own, is still the protocol's), are then given the protocol's own port on the server's side and
+``EPHEMERAL`` on the client's, in the decoded batch only: the flow table keeps the real
+ports, and every later stage (the dissectors, the repeat filter, the memo) sees a flow on
+the protocol's port. Numpy over the batch, Python only for the packets looked at.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from zonewarden.traffic.dissection import EPHEMERAL
+from zonewarden.traffic.dissectors import RECOGNIZERS, TCP_PORTS, TCP_SERVICES, port_lookups
+from zonewarden.traffic.flows import FlowTable
+
+MAX_TRIES = 4  # payload packets of a flow shown to the recognisers before it is given up
+SHORT = 16  # a payload shorter than this that nothing recognised is also read with the next from its side
+_CLAIMED = port_lookups(TCP_PORTS, TCP_SERVICES)[0]  # per TCP port: some dissector listens on it
+_PORT_OF = np.array([0, *(d.tcp_ports[0] for d in RECOGNIZERS)], dtype=np.int64)  # by state (1-based)
+
+
+class Recognizer:
+    """Per flow row of one flow table: what its content was recognised as."""
+
+    def __init__(self) -> None:
+        self.state = np.zeros(0, dtype=np.int16)  # 0: not yet, -1: given up, k: RECOGNIZERS[k - 1]
+        self.tries = np.zeros(0, dtype=np.int8)
+        self.found: Counter[str] = Counter()  # flows recognised, per protocol
+        self.short: dict[tuple[int, bool], bytes] = {}  # (flow row, from its initiator) -> a short payload not known
+
+    def apply(self, h: Any, rows: np.ndarray, table: FlowTable) -> None:
+        """Look at the batch's unclaimed TCP payloads of flows not yet decided, then give the packets of
+        recognised flows their protocol's port (``h`` is changed in place; ``rows``: each packet's flow
+        row in ``table``, just updated with the batch)."""
+        tcp = np.flatnonzero((h.proto == 6) & (rows >= 0))
+        if not len(tcp):
+            return
+        tcp = tcp[~(_CLAIMED[h.sport[tcp]] | _CLAIMED[h.dport[tcp]])]
+        if not len(tcp):
+            return
+        top = int(rows[tcp].max()) + 1
+        if top > len(self.state):
+            size = max(top, 2 * len(self.state), 1024)
+            self.state = np.concatenate([self.state, np.zeros(size - len(self.state), self.state.dtype)])
+            self.tries = np.concatenate([self.tries, np.zeros(size - len(self.tries), self.tries.dtype)])
+        flow = rows[tcp]
+        look = tcp[(self.state[flow] == 0) & (h.payload_len[tcp] > 0)]
+        from_initiator = table.from_initiator
+        if len(look):
+            new, said = self._look(h, rows, look, from_initiator)
+            if len(new):  # without a handshake: the content's word on who sent it, else the lower port
+                unsure = ~table.initiator_syn(rows[new])
+                new, said = new[unsure], said[unsure]
+                sport, dport = h.sport[new], h.dport[new]
+                by_server = np.where(said >= 0, said == 1, sport < dport)
+                flip = new[((said >= 0) | (sport != dport)) & (by_server == from_initiator[new])]
+                if len(flip):
+                    table.flip(np.unique(rows[flip]))
+                    from_initiator = table.from_initiator_of(h, rows)
+        known = tcp[self.state[rows[tcp]] > 0]
+        if len(known):
+            port = _PORT_OF[self.state[rows[known]]]
+            to_server = from_initiator[known]
+            h.dport[known] = np.where(to_server, port, EPHEMERAL)
+            h.sport[known] = np.where(to_server, EPHEMERAL, port)
+
+    def _look(
+        self, h: Any, rows: np.ndarray, look: np.ndarray, from_initiator: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Show the recognisers each flow's first payloads of the batch (as many as its tries left; a short
+        one also with the next from the same side); the packets that got their flow recognised, and per
+        packet whether the server sent it (1, 0; -1: its content does not say)."""
+        flow = rows[look]
+        order = np.lexsort((look, flow))  # by flow, then packet order
+        look, flow = look[order], flow[order]
+        start = np.ones(len(flow), dtype=bool)
+        start[1:] = flow[1:] != flow[:-1]
+        first = np.maximum.accumulate(np.where(start, np.arange(len(flow)), 0))
+        rank = np.arange(len(flow)) - first
+        keep = rank < (MAX_TRIES - self.tries[flow])
+        look = np.sort(look[keep])  # packet order
+        buf, offsets, lengths = h.raw.buf, h.payload_off[look].tolist(), h.payload_len[look].tolist()
+        senders = from_initiator[look].tolist()
+        state, tries, short = self.state, self.tries, self.short
+        recognised, said = [], []
+        for i, row, sender, off, length in zip(
+            look.tolist(), rows[look].tolist(), senders, offsets, lengths, strict=True
+        ):
+            if state[row]:
+                continue
+            payload = buf[off : off + length]
+            before = short.pop((row, sender), None)
+            found = _recognise(before + payload) if before is not None else None
+            found = found or _recognise(payload)
+            if found is not None:
+                k, by_server = found
+                state[row] = k
+                self.found[RECOGNIZERS[k - 1].name] += 1
+                recognised.append(i)
+                said.append(-1 if by_server is None else int(by_server))
+                continue
+            tries[row] += 1
+            if tries[row] >= MAX_TRIES:
+                state[row] = -1
+                short.pop((row, not sender), None)
+            elif length < SHORT:  # a header sent on its own (a TPKT before its COTP): read with what follows
+                short[(row, sender)] = payload
+        return np.array(recognised, dtype=np.int64), np.array(said, dtype=np.int64)
+
+
+def _recognise(payload: bytes) -> tuple[int, bool | None] | None:
+    """(1-based index in RECOGNIZERS, whether the server sent it) of the first recogniser that matches."""
+    for k, dissector in enumerate(RECOGNIZERS, 1):
+        if dissector.matches(payload):
+            return k, dissector.from_server(payload)
+    return None
