@@ -95,6 +95,26 @@ def test_a_server_moved_to_an_unclaimed_port_is_found_the_same(tmp_path: Path, r
     assert discover([moved]).stats["recognized_flows"]
 
 
+@pytest.mark.parametrize(
+    ("relative", "client_port", "to"),
+    [
+        ("enip/EIP-FirmwareChange.pcap", 1057, 2404),  # joined late: a Windows XP HMI's port is IEC 104's
+        ("enip/EIP-FirmwareChange.pcap", 1057, 4840),  # ... or OPC UA's
+    ],
+)
+def test_a_client_port_that_collides_with_another_protocols_is_found_the_same(
+    tmp_path: Path, relative: str, client_port: int, to: int
+) -> None:
+    """A connection caught without its SYN whose client port happens to be another dissector's lower port:
+    the content decides (EtherNet/IP on 44818), not the lower port."""
+    original = capture(relative)
+    moved = _moved(original, client_port, to, tmp_path / "moved.pcap")
+    assert _inventory(moved) == _inventory(original)
+    found = discover([moved])
+    (flow,) = [f for f in found.flows if to in (f["client_port"], f["server_port"])]
+    assert (flow["client_port"], flow["server_port"], flow["app_protocol"]) == (to, 44818, "enip")
+
+
 def test_recognisers_agree_with_the_ports_on_every_tcp_payload_of_the_corpus() -> None:
     """On the shared captures, a recogniser that matches a TCP payload on a dissector's port stands for
     that port (S7comm's stands for 102, which MMS shares): no protocol is taken for another."""

@@ -2,14 +2,18 @@
 
 Ports lie on plant floors: an OPC UA server listens where its vendor chose (48010, 49320,
 53530, 62541, ...), a Modbus gateway on 503 or 5020, a second DNP3 outstation on 20001.
-A flow whose ports no dissector claims has its first payload packets (up to
+And they collide: a Windows XP HMI takes its ports from 1025-5000, across IEC 104's 2404 and
+OPC UA's 4840, so that its connection to EtherNet/IP's 44818, caught without its SYN, has a
+dissector on both ports (the lower would win). A flow whose ports no dissector claims, or two
+do and its handshake was not seen, has its first payload packets (up to
 :data:`MAX_TRIES`) shown to the recognisers: the dissectors that define
 :meth:`~zonewarden.traffic.dissectors.base.Dissector.matches`, strictest first (see
 ``RECOGNIZERS``). The first that matches names the flow's protocol for good; a flow none
 matched is left alone.
 
 The server of a recognised flow is the side its handshake says. Without one (a capture that
-joined the connection late), the recognised payload says who sent it where its content can
+joined the connection late), the side on the protocol's own port when one is; else the
+recognised payload says who sent it where its content can
 (:meth:`~zonewarden.traffic.dissectors.base.Dissector.from_server`: a DNP3 DIR bit, an S7 job
 or ack, an OPC UA request or response, an IEC 104 cause of transmission, a CIP reply bit);
 else the side with the lower port is the server (clients mostly take high ephemeral ports).
@@ -39,6 +43,9 @@ MAX_TRIES = 4  # payload packets of a flow shown to the recognisers before it is
 SHORT = 16  # a payload shorter than this that nothing recognised is also read with the next from its side
 _CLAIMED = port_lookups(TCP_PORTS, TCP_SERVICES)[0]  # per TCP port: some dissector listens on it
 _PORT_OF = np.array([0, *(d.tcp_ports[0] for d in RECOGNIZERS)], dtype=np.int64)  # by state (1-based)
+_OWN_PORT = np.zeros((len(RECOGNIZERS) + 1, 65536), dtype=bool)  # [state, port]: the protocol's own port
+for _k, _d in enumerate(RECOGNIZERS, 1):
+    _OWN_PORT[_k, list(_d.tcp_ports)] = True
 
 
 class Recognizer:
@@ -51,13 +58,17 @@ class Recognizer:
         self.short: dict[tuple[int, bool], bytes] = {}  # (flow row, from its initiator) -> a short payload not known
 
     def apply(self, h: Any, rows: np.ndarray, table: FlowTable) -> None:
-        """Look at the batch's unclaimed TCP payloads of flows not yet decided, then give the packets of
-        recognised flows their protocol's port (``h`` is changed in place; ``rows``: each packet's flow
-        row in ``table``, just updated with the batch)."""
+        """Look at the batch's unclaimed (or contested) TCP payloads of flows not yet decided, then give the
+        packets of recognised flows their protocol's port (``h`` is changed in place; ``rows``: each
+        packet's flow row in ``table``, just updated with the batch)."""
         tcp = np.flatnonzero((h.proto == 6) & (rows >= 0))
         if not len(tcp):
             return
-        tcp = tcp[~(_CLAIMED[h.sport[tcp]] | _CLAIMED[h.dport[tcp]])]
+        sport, dport = h.sport[tcp], h.dport[tcp]
+        by_src, by_dst = _CLAIMED[sport], _CLAIMED[dport]
+        # unclaimed, or contested: two dissectors' ports (a Windows XP HMI's port 2404 to EtherNet/IP's 44818;
+        # with the SYN seen, the client's port was made EPHEMERAL already: see discover._client_ports)
+        tcp = tcp[~(by_src | by_dst) | (by_src & by_dst & (sport != dport) & ~table.initiator_syn(rows[tcp]))]
         if not len(tcp):
             return
         top = int(rows[tcp].max()) + 1
@@ -70,12 +81,16 @@ class Recognizer:
         from_initiator = table.from_initiator
         if len(look):
             new, said = self._look(h, rows, look, from_initiator)
-            if len(new):  # without a handshake: the content's word on who sent it, else the lower port
-                unsure = ~table.initiator_syn(rows[new])
+            if len(new):  # without a handshake: the side on the protocol's own port, else the content's word
+                unsure = ~table.initiator_syn(rows[new])  # on who sent it, else the lower port
                 new, said = new[unsure], said[unsure]
-                sport, dport = h.sport[new], h.dport[new]
-                by_server = np.where(said >= 0, said == 1, sport < dport)
-                flip = new[((said >= 0) | (sport != dport)) & (by_server == from_initiator[new])]
+                sport, dport, k = h.sport[new], h.dport[new], self.state[rows[new]]
+                own_src, own_dst = _OWN_PORT[k, sport], _OWN_PORT[k, dport]
+                by_server = np.select(
+                    [own_src & ~own_dst, own_dst & ~own_src, said >= 0], [True, False, said == 1], sport < dport
+                )
+                sure = (own_src != own_dst) | (said >= 0) | (sport != dport)
+                flip = new[sure & (by_server == from_initiator[new])]
                 if len(flip):
                     table.flip(np.unique(rows[flip]))
                     from_initiator = table.from_initiator_of(h, rows)
