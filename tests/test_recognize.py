@@ -53,14 +53,14 @@ def test_shared_captures_on_unusual_ports(relative: str, protocol: str, port: in
 
 
 def _moved(path: Path, port: int, to: int, out: Path) -> Path:
-    """The capture with TCP port ``port`` replaced by ``to`` on both sides (as pcap, link types kept)."""
+    """The capture with TCP and UDP port ``port`` replaced by ``to`` on both sides (as pcap, link types kept)."""
     records, linktype = [], None
     with open_capture(path) as cap:
         for batch in cap.batches():
             h = decode(batch)
             buf = bytearray(batch.buf)
             for i in range(len(h)):
-                if h.proto[i] == 6 and h.ip_version[i] in (4, 6) and not h.fragment[i]:
+                if h.proto[i] in (6, 17) and h.ip_version[i] in (4, 6) and not h.fragment[i]:
                     at = int(h.l4_off[i])
                     sport, dport = struct.unpack_from("!HH", buf, at)
                     struct.pack_into("!HH", buf, at, to if sport == port else sport, to if dport == port else dport)
@@ -85,12 +85,14 @@ def _moved(path: Path, port: int, to: int, out: Path) -> Path:
         ("enip/EIP-FirmwareChange.pcap", 44818),
         ("opcua/open62541_client-server_mainloop-not-localhost.pcap", 4840),
         ("mms/" + (sorted(p.name for p in (PCAPS / "mms").glob("*.pcap*")) or ["none"])[0], 102),
+        ("bacnet/bacnet_services.pcap", 47808),  # UDP: a second BACnet network's port (47809-47823)
     ],
 )
 def test_a_server_moved_to_an_unclaimed_port_is_found_the_same(tmp_path: Path, relative: str, port: int) -> None:
-    """The same hosts, roles, protocols, identities and observations when the server listens on 40123."""
+    """The same hosts, roles, protocols, identities and observations when the server listens on 40123
+    (BACnet: on 47809)."""
     original = capture(relative)
-    moved = _moved(original, port, 40123, tmp_path / "moved.pcap")
+    moved = _moved(original, port, 47809 if port == 47808 else 40123, tmp_path / "moved.pcap")
     assert _inventory(moved) == _inventory(original)
     assert discover([moved]).stats["recognized_flows"]
 

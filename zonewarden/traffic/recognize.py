@@ -1,15 +1,16 @@
-"""Industrial protocols recognised by their content on TCP ports no dissector listens on.
+"""Industrial protocols recognised by their content on ports no dissector listens on.
 
 Ports lie on plant floors: an OPC UA server listens where its vendor chose (48010, 49320,
 53530, 62541, ...), a Modbus gateway on 503 or 5020, a second DNP3 outstation on 20001.
 And they collide: a Windows XP HMI takes its ports from 1025-5000, across IEC 104's 2404 and
 OPC UA's 4840, so that its connection to EtherNet/IP's 44818, caught without its SYN, has a
-dissector on both ports (the lower would win). A flow whose ports no dissector claims, or two
-do and its handshake was not seen, has its first payload packets (up to
-:data:`MAX_TRIES`) shown to the recognisers: the dissectors that define
+dissector on both ports (the lower would win). A TCP flow whose ports no dissector claims,
+or two do and its handshake was not seen, or a UDP flow on ports that name no service
+(BACnet/IP on 47809, as a second BACnet network on one host uses), has its first payload
+packets (up to :data:`MAX_TRIES`) shown to the recognisers: the dissectors that define
 :meth:`~zonewarden.traffic.dissectors.base.Dissector.matches`, strictest first (see
-``RECOGNIZERS``). The first that matches names the flow's protocol for good; a flow none
-matched is left alone.
+``RECOGNIZERS`` and ``UDP_RECOGNIZERS``). The first that matches names the flow's protocol
+for good; a flow none matched is left alone.
 
 The server of a recognised flow is the side its handshake says. Without one (a capture that
 joined the connection late), the side on the protocol's own port when one is; else the
@@ -36,16 +37,31 @@ from typing import Any
 import numpy as np
 
 from zonewarden.traffic.dissection import EPHEMERAL
-from zonewarden.traffic.dissectors import RECOGNIZERS, TCP_PORTS, TCP_SERVICES, port_lookups
+from zonewarden.traffic.dissectors import (
+    RECOGNIZERS,
+    TCP_PORTS,
+    UDP_PORTS,
+    UDP_RECOGNIZERS,
+    UDP_SERVICES,
+    Dissector,
+    port_lookups,
+)
 from zonewarden.traffic.flows import FlowTable
 
 MAX_TRIES = 4  # payload packets of a flow shown to the recognisers before it is given up
 SHORT = 16  # a payload shorter than this that nothing recognised is also read with the next from its side
-_CLAIMED = port_lookups(TCP_PORTS, TCP_SERVICES)[0]  # per TCP port: some dissector listens on it
-_PORT_OF = np.array([0, *(d.tcp_ports[0] for d in RECOGNIZERS)], dtype=np.int64)  # by state (1-based)
-_OWN_PORT = np.zeros((len(RECOGNIZERS) + 1, 65536), dtype=bool)  # [state, port]: the protocol's own port
-for _k, _d in enumerate(RECOGNIZERS, 1):
-    _OWN_PORT[_k, list(_d.tcp_ports)] = True
+_TCP, _UDP = 6, 17
+# every recogniser with its transport; a flow's state k (1-based) is _TABLE[k - 1]
+_TABLE: tuple[tuple[int, Dissector], ...] = (*((_TCP, d) for d in RECOGNIZERS), *((_UDP, d) for d in UDP_RECOGNIZERS))
+_OF = {t: [(k, d) for k, (tt, d) in enumerate(_TABLE, 1) if tt == t] for t in (_TCP, _UDP)}
+_PORT_OF = np.array([0, *((d.tcp_ports if t == _TCP else d.udp_ports)[0] for t, d in _TABLE)], dtype=np.int64)
+_OWN_PORT = np.zeros((len(_TABLE) + 1, 65536), dtype=bool)  # [state, port]: the protocol's own port
+for _k, (_t, _d) in enumerate(_TABLE, 1):
+    _OWN_PORT[_k, list(_d.tcp_ports if _t == _TCP else _d.udp_ports)] = True
+# per port: TCP, some dissector listens on it; UDP, it names a service (a flood of DNS queries, each a flow, is
+# not shown to the recognisers; an unknown UDP port is what BACnet's 47809 or a moved DNP3 outstation use)
+_CLAIMED = {_TCP: np.zeros(65536, dtype=bool), _UDP: port_lookups(UDP_PORTS, UDP_SERVICES)[1]}
+_CLAIMED[_TCP][list(TCP_PORTS)] = True
 
 
 class Recognizer:
@@ -61,14 +77,16 @@ class Recognizer:
         """Look at the batch's unclaimed (or contested) TCP payloads of flows not yet decided, then give the
         packets of recognised flows their protocol's port (``h`` is changed in place; ``rows``: each
         packet's flow row in ``table``, just updated with the batch)."""
-        tcp = np.flatnonzero((h.proto == 6) & (rows >= 0))
+        tcp = np.flatnonzero(((h.proto == _TCP) | (h.proto == _UDP)) & (rows >= 0))
         if not len(tcp):
             return
-        sport, dport = h.sport[tcp], h.dport[tcp]
-        by_src, by_dst = _CLAIMED[sport], _CLAIMED[dport]
-        # unclaimed, or contested: two dissectors' ports (a Windows XP HMI's port 2404 to EtherNet/IP's 44818;
-        # with the SYN seen, the client's port was made EPHEMERAL already: see discover._client_ports)
-        tcp = tcp[~(by_src | by_dst) | (by_src & by_dst & (sport != dport) & ~table.initiator_syn(rows[tcp]))]
+        sport, dport, udp = h.sport[tcp], h.dport[tcp], h.proto[tcp] == _UDP
+        by_src = np.where(udp, _CLAIMED[_UDP][sport], _CLAIMED[_TCP][sport])
+        by_dst = np.where(udp, _CLAIMED[_UDP][dport], _CLAIMED[_TCP][dport])
+        # unclaimed, or contested (TCP): two dissectors' ports (a Windows XP HMI's port 2404 to EtherNet/IP's
+        # 44818; with the SYN seen, the client's port was made EPHEMERAL already: see discover._client_ports)
+        contested = by_src & by_dst & (sport != dport) & ~udp & ~table.initiator_syn(rows[tcp])
+        tcp = tcp[~(by_src | by_dst) | contested]
         if not len(tcp):
             return
         top = int(rows[tcp].max()) + 1
@@ -117,22 +135,23 @@ class Recognizer:
         keep = rank < (MAX_TRIES - self.tries[flow])
         look = np.sort(look[keep])  # packet order
         buf, offsets, lengths = h.raw.buf, h.payload_off[look].tolist(), h.payload_len[look].tolist()
-        senders = from_initiator[look].tolist()
+        senders, transports = from_initiator[look].tolist(), h.proto[look].tolist()
         state, tries, short = self.state, self.tries, self.short
         recognised, said = [], []
-        for i, row, sender, off, length in zip(
-            look.tolist(), rows[look].tolist(), senders, offsets, lengths, strict=True
+        for i, row, sender, transport, off, length in zip(
+            look.tolist(), rows[look].tolist(), senders, transports, offsets, lengths, strict=True
         ):
             if state[row]:
                 continue
             payload = buf[off : off + length]
             before = short.pop((row, sender), None)
-            found = _recognise(before + payload) if before is not None else None
-            found = found or _recognise(payload)
+            table = _OF[transport]
+            found = _recognise(table, before + payload) if before is not None else None
+            found = found or _recognise(table, payload)
             if found is not None:
                 k, by_server = found
                 state[row] = k
-                self.found[RECOGNIZERS[k - 1].name] += 1
+                self.found[_TABLE[k - 1][1].name] += 1
                 recognised.append(i)
                 said.append(-1 if by_server is None else int(by_server))
                 continue
@@ -145,9 +164,9 @@ class Recognizer:
         return np.array(recognised, dtype=np.int64), np.array(said, dtype=np.int64)
 
 
-def _recognise(payload: bytes) -> tuple[int, bool | None] | None:
-    """(1-based index in RECOGNIZERS, whether the server sent it) of the first recogniser that matches."""
-    for k, dissector in enumerate(RECOGNIZERS, 1):
+def _recognise(table: list[tuple[int, Dissector]], payload: bytes) -> tuple[int, bool | None] | None:
+    """(state, whether the server sent it) of the first recogniser of ``table`` that matches."""
+    for k, dissector in table:
         if dissector.matches(payload):
             return k, dissector.from_server(payload)
     return None

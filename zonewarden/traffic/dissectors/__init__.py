@@ -92,6 +92,8 @@ RECOGNIZERS: tuple[Dissector, ...] = tuple(
         key=lambda d: _STRICTEST.index(d.name) if d.name in _STRICTEST else len(_STRICTEST),
     )
 )
+# ... and on UDP ports, those whose datagrams the same rule reads (FINS and ADS frame UDP otherwise than TCP)
+UDP_RECOGNIZERS: tuple[Dissector, ...] = tuple(DISSECTORS[name] for name in ("dnp3", "bacnet", "enip"))
 UDP_PORTS = _table("udp_ports")
 ETHERTYPES = _table("ethertypes")
 
@@ -157,6 +159,7 @@ __all__ = [
     "TCP_PORTS",
     "TCP_SERVICES",
     "UDP_PORTS",
+    "UDP_RECOGNIZERS",
     "UDP_SERVICES",
     "Dissector",
     "Observation",

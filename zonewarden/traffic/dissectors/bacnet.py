@@ -391,6 +391,18 @@ class BACnetDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     udp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """A BVLC header (type 0x81, a known function, the datagram's length): BACnet/IP on another UDP port,
+        as several BACnet networks on one host use (47809-47823 by convention)."""
+        return (
+            len(payload) >= 4
+            and payload[0] == 0x81
+            and payload[1] in BVLC_FUNCTIONS
+            and int.from_bytes(payload[2:4], "big") == len(payload)
+        )
+
     ethertypes: ClassVar[tuple[int, ...]] = (0,)  # 802.3 length frames (LLC), shared with CDP
 
     @guarded(PROTOCOL)
