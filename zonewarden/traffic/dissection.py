@@ -290,18 +290,22 @@ class Dissection:
         ends: tuple[Any, Any, Any, Any, int, int],
         group: Any,
     ) -> None:
-        """A packet dissected with its own addresses (the reference, and packets in no flow)."""
+        """A packet dissected with its own addresses (the reference, packets in no flow, and flows that do not
+        follow the memo: see _memo_pays)."""
         sid, did, smid, dmid, sport, dport = ends
         src, dst = address_text(sid) if sid is not None else "", address_text(did) if did is not None else ""
         smac = address_text(smid) if smid is not None else None
         dmac = address_text(dmid) if dmid is not None else None
         found = self._run(row, Packet(number, time, src, dst, sport, dport, transport, payload, smac, dmac, ethertype))
-        for obs in found:
-            obs.details.setdefault("file", file)
-        if not self.use_memo:
-            self._each(file, row, found)
-        else:
-            self._emit(file, row, None, [(self._signature(o), o, None) for o in found], number, time, group)
+        for obs in found:  # each added on its own, as the reference does: no signature, no aggregate (these
+            obs.details.setdefault("file", file)  # flows say something of their own; a repeat is an event's count)
+            ev = self._add(file, row, obs)
+            if self.kept is not None:
+                self.kept.append(obs)
+            if group is not None:
+                group.templates.append(obs)
+                if ev is not None:
+                    group.events.append(ev)
 
     def _canonical(self, flow: _Flow, ends: tuple[Any, ...], transport: str, ethertype: int) -> int:
         """The id of what the dissector sees of the packet but its payload: transport, EtherType, the tokens
@@ -448,13 +452,6 @@ class Dissection:
             obs = _real(template, plan, texts, number, time, file)
         agg = self.aggregates[(where, signature)] = Aggregate(obs, self._add(file, row, obs), number, time)
         return agg
-
-    def _each(self, file: str, row: int, found: list[Observation]) -> None:
-        """The reference: every observation added on its own."""
-        for obs in found:
-            self._add(file, row, obs)
-            if self.kept is not None:
-                self.kept.append(obs)
 
     def _add(self, file: str, row: int, obs: Observation) -> Event | None:
         """One observation into the inventory, the event log and the counts; its event."""
