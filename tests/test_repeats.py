@@ -54,8 +54,9 @@ def test_same_result_when_the_filter_overflows(monkeypatch) -> None:
         assert _hosts(fast) == _hosts(every), path.name
 
 
-def _modbus_capture(path, polls: int) -> None:
-    """A client polling holding registers, the values changing in every answer, and one write."""
+def _modbus_capture(path, polls: int, writes: int = 0) -> None:
+    """A client polling holding registers, the values changing in every answer, and one write; before the
+    polls, ``writes`` writes to a new register each (answered by their echo)."""
     eth = bytes.fromhex("0200000000020200000000010800")
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
 
@@ -67,6 +68,10 @@ def _modbus_capture(path, polls: int) -> None:
         return eth + ip + tcp + payload
 
     frames = []
+    for i in range(writes):
+        write = struct.pack(">HHHBBHH", i, 0, 6, 1, 6, 1000 + i, i)  # a register of its own: never a repeat
+        frames.append(frame(1, 2, 40000, 502, write, i * 12))
+        frames.append(frame(2, 1, 502, 40000, write, i * 12))
     for i in range(polls):
         req = struct.pack(">HHHBBHH", i, 0, 6, 1, 3, 0, 2)
         rsp = struct.pack(">HHHBBB", i, 0, 7, 1, 3, 4) + struct.pack(">HH", i, i * 7 & 0xFFFF)
@@ -91,6 +96,34 @@ def test_polling_is_counted_not_dissected(tmp_path) -> None:
     assert [(e.count, e.first_packet) for e in writes] == [(1, 1001)]  # a write among the polls is never lost
     host = next(h for h in fast.hosts if h["ip"] == "10.0.0.1")
     assert host == next(h for h in every.hosts if h["ip"] == "10.0.0.1")
+
+
+def test_keys_that_never_repeat_stop_being_created_until_repeats_come_back(tmp_path, monkeypatch) -> None:
+    """Writes to ever new registers (nothing repeats), then polling: the filter stops creating keys during the
+    writes, creates again on a probe batch once the polling starts, and the results stay exact."""
+    import functools
+
+    import zonewarden.traffic.discover as discover_module
+    import zonewarden.traffic.repeats as repeats
+    from zonewarden.traffic.capture import open_capture
+
+    monkeypatch.setattr(repeats, "PAYS_WINDOW", 64)
+    monkeypatch.setattr(repeats, "PROBE_BATCHES", 4)
+    monkeypatch.setattr(discover_module, "open_capture", functools.partial(open_capture, chunk_size=2048))
+    decisions: list[bool] = []
+    creates = repeats.RepeatFilter._creates
+
+    def spy(self):
+        decisions.append(creates(self))
+        return decisions[-1]
+
+    monkeypatch.setattr(repeats.RepeatFilter, "_creates", spy)
+    cap = tmp_path / "writes-then-polls.pcap"
+    _modbus_capture(cap, 400, writes=300)
+    fast, every = discover([cap]), discover([cap], skip_repeats=False)
+    assert _events(fast) == _events(every) and _hosts(fast) == _hosts(every)
+    assert False in decisions and decisions[-1] is True  # stopped during the writes, creating again at the end
+    assert fast.stats["repeated_packets"] > 600
 
 
 def test_observations_kept_means_every_packet_dissected(tmp_path) -> None:

@@ -60,6 +60,11 @@ import numpy as np
 from zonewarden.traffic.dissectors import TCP_SERVICES, UDP_SERVICES, port_lookups, service_sides
 
 MAX_GROUPS = 100_000  # repeat keys held at once (memory bound); see RepeatFilter.flush
+# the filter creates keys while they pay: over a window of the last PAYS_WINDOW keys created (exponential), at
+# least one repeat counted per PAYS_RATIO created; else (a network of devices that each say something of their
+# own) only one batch in PROBE_BATCHES creates keys, so that creating resumes when repeats come back. A packet
+# whose key is not created is dissected: exact either way
+PAYS_WINDOW, PAYS_RATIO, PROBE_BATCHES = 8192, 16, 16
 _CAP = 1024  # payload bytes hashed at most; longer payloads are dissected unless their tail is don't-care
 _WORDS = _CAP // 8  # 8-byte words hashed at most
 
@@ -566,6 +571,8 @@ class RepeatFilter:
         self.held = 0  # keys in the table
         self.created = 0  # keys created so far (their creation order)
         self.repeats = 0
+        self.recent_created = 0  # keys created and repeats counted recently (see _creates)
+        self.recent_repeats = 0
         self.batch = 0
         self.taint = np.zeros(1024, dtype=bool)  # per flow row * 2 + direction: a partial PDU was seen
         self._alloc(_MIN_SLOTS)
@@ -706,8 +713,9 @@ class RepeatFilter:
             # new keys in the order of their first packet (not of their hash): when the filter fills up,
             # the keys seen first are the ones cached, whatever the hash function
             new = new[np.argsort(first_pos[new], kind="stable")]
-            room = max(self.max_groups - self.held, 0)
+            room = max(self.max_groups - self.held, 0) if self._creates() else 0
             created, full = new[:room], new[room:]
+            self.recent_created += len(created)
             if len(created):
                 at = heads[created]
                 order = np.arange(self.created + 1, self.created + 1 + len(created), dtype=np.int64)
@@ -747,7 +755,17 @@ class RepeatFilter:
             self.last_packet[s[later]] = number[later]
             self.last_time_ns[s[later]] = h.raw.ts_ns[at[later]]
             self.repeats += int(n.sum())
+            self.recent_repeats += int(n.sum())
         return picked[np.flatnonzero(~skip)], first
+
+    def _creates(self) -> bool:
+        """Whether this batch's new keys are created (see PAYS_WINDOW)."""
+        if self.recent_created >= PAYS_WINDOW:
+            self.recent_created >>= 1
+            self.recent_repeats >>= 1
+        if self.recent_created < PAYS_WINDOW // 2 or self.recent_repeats * PAYS_RATIO >= self.recent_created:
+            return True
+        return self.batch % PROBE_BATCHES == 0
 
     def _tainted(self, flow: np.ndarray, forward: np.ndarray, partial: np.ndarray) -> np.ndarray:
         """Per packet: an earlier packet of its flow and direction (in this batch or before) was not a
