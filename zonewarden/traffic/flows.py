@@ -307,14 +307,7 @@ class FlowTable:
         if not unset.any():
             return
         c = self.columns()
-        names = sorted(set(tcp.values()) | set(udp.values()))
-        code = {name: k for k, name in enumerate(names)}
-        by_port = {}
-        for proto, table in ((6, tcp), (17, udp)):
-            lut = np.full(65536, -1, dtype=np.int64)
-            for port, name in table.items():
-                lut[port] = code[name]
-            by_port[proto] = lut
+        names, by_port = _port_protocol_codes(tcp, udp)
         b_first = c["initiator"] == 1
         server_port = np.where(b_first, c["a_port"], c["b_port"])
         client_port = np.where(b_first, c["b_port"], c["a_port"])
