@@ -21,7 +21,7 @@ from zonewarden.traffic import recognize
 from zonewarden.traffic.capture import open_capture
 from zonewarden.traffic.decode import decode
 from zonewarden.traffic.discover import discover
-from zonewarden.traffic.dissectors import RECOGNIZERS, TCP_PORTS
+from zonewarden.traffic.dissectors import RECOGNIZERS, TCP_PORTS, UDP_RECOGNIZERS
 
 READ_ONE_REGISTER = bytes.fromhex("000100000006010300000001")
 
@@ -162,16 +162,19 @@ def test_a_flow_is_given_up_after_max_tries_payloads(tmp_path: Path, garbage: in
 
 TCP_SEEDS = [
     s
-    for folder in ("modbus", "s7comm", "dnp3", "enip", "iec104", "opcua", "ads", "omron-fins", "niagara-fox")
-    for s in seeds(folder, "tcp", limit=60)
+    for folder in ("modbus", "s7comm", "dnp3", "enip", "iec104", "opcua", "ads", "omron-fins", "niagara-fox", "bacnet")
+    for s in seeds(folder, None, limit=60)
 ]
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(st.binary(max_size=300), mutated(TCP_SEEDS)))
-def test_recognisers_never_raise(payload: bytes) -> None:
-    for d in RECOGNIZERS:
+def test_recognisers_never_raise_and_keep_to_their_leads(payload: bytes) -> None:
+    """matches and from_server never raise; a payload matches only if one of the dissector's leads is in it
+    (the bulk filter before matches must never drop what matches would take)."""
+    for d in (*RECOGNIZERS, *UDP_RECOGNIZERS):
         if d.matches(payload) is True:
             assert d.from_server(payload) in (True, False, None)
+            assert any(payload[at : at + len(lead)] == lead for at, lead in d.leads), d.name
         else:
             assert d.matches(payload) is False

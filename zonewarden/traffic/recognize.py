@@ -1,16 +1,18 @@
 """Industrial protocols recognised by their content on ports no dissector listens on.
 
 Ports lie on plant floors: an OPC UA server listens where its vendor chose (48010, 49320,
-53530, 62541, ...), a Modbus gateway on 503 or 5020, a second DNP3 outstation on 20001.
+53530, 62541, ...), a Modbus gateway on 5020, a second DNP3 outstation on 20001.
 And they collide: a Windows XP HMI takes its ports from 1025-5000, across IEC 104's 2404 and
 OPC UA's 4840, so that its connection to EtherNet/IP's 44818, caught without its SYN, has a
-dissector on both ports (the lower would win). A TCP flow whose ports no dissector claims,
-or two do and its handshake was not seen, or a UDP flow on ports that name no service
-(BACnet/IP on 47809, as a second BACnet network on one host uses), has its first payload
-packets (up to :data:`MAX_TRIES`) shown to the recognisers: the dissectors that define
+dissector on both ports (the lower would win). A flow on ports that name no service (not a
+dissector's, not the protocol catalogue's, none below 1024: BACnet/IP on 47809, as a second
+BACnet network on one host uses), or a TCP flow with a dissector on both ports whose handshake
+was not seen, has its first payload packets (up to :data:`MAX_TRIES`) shown to the
+recognisers: the dissectors that define
 :meth:`~zonewarden.traffic.dissectors.base.Dissector.matches`, strictest first (see
 ``RECOGNIZERS`` and ``UDP_RECOGNIZERS``). The first that matches names the flow's protocol
-for good; a flow none matched is left alone.
+for good; a flow none matched is left alone. A flow on a named port is that port's service
+and is not looked at (Modbus moved to 503 is not found).
 
 The server of a recognised flow is the side its handshake says. Without one (a capture that
 joined the connection late), the side on the protocol's own port when one is; else the
@@ -40,6 +42,7 @@ from zonewarden.traffic.dissection import EPHEMERAL
 from zonewarden.traffic.dissectors import (
     RECOGNIZERS,
     TCP_PORTS,
+    TCP_SERVICES,
     UDP_PORTS,
     UDP_RECOGNIZERS,
     UDP_SERVICES,
@@ -55,13 +58,20 @@ _TCP, _UDP = 6, 17
 _TABLE: tuple[tuple[int, Dissector], ...] = (*((_TCP, d) for d in RECOGNIZERS), *((_UDP, d) for d in UDP_RECOGNIZERS))
 _OF = {t: [(k, d) for k, (tt, d) in enumerate(_TABLE, 1) if tt == t] for t in (_TCP, _UDP)}
 _PORT_OF = np.array([0, *((d.tcp_ports if t == _TCP else d.udp_ports)[0] for t, d in _TABLE)], dtype=np.int64)
+# per transport, every recogniser's leads (None: one of them has none, so every payload is read)
+_LEADS: dict[int, list[tuple[int, bytes]] | None] = {
+    t: None if any(not d.leads for _, d in _OF[t]) else [lead for _, d in _OF[t] for lead in d.leads]
+    for t in (_TCP, _UDP)
+}
 _OWN_PORT = np.zeros((len(_TABLE) + 1, 65536), dtype=bool)  # [state, port]: the protocol's own port
 for _k, (_t, _d) in enumerate(_TABLE, 1):
     _OWN_PORT[_k, list(_d.tcp_ports if _t == _TCP else _d.udp_ports)] = True
-# per port: TCP, some dissector listens on it; UDP, it names a service (a flood of DNS queries, each a flow, is
-# not shown to the recognisers; an unknown UDP port is what BACnet's 47809 or a moved DNP3 outstation use)
-_CLAIMED = {_TCP: np.zeros(65536, dtype=bool), _UDP: port_lookups(UDP_PORTS, UDP_SERVICES)[1]}
-_CLAIMED[_TCP][list(TCP_PORTS)] = True
+# per port: it names a service (a dissector's, the protocol catalogue's, or a well-known port below 1024). A flow
+# on one is that service and is not looked at: HTTPS, SMB or SSH (a plant's IT traffic, flow after flow), a flood
+# of DNS queries. An unknown port is what an OPC UA server's 48010, a BACnet network's 47809 or a moved DNP3
+# outstation use. _CLAIMED: a dissector listens on the TCP port (a contested flow has one on both)
+_KNOWN = {_TCP: port_lookups(TCP_PORTS, TCP_SERVICES)[1], _UDP: port_lookups(UDP_PORTS, UDP_SERVICES)[1]}
+_CLAIMED = port_lookups(TCP_PORTS, TCP_SERVICES)[0]
 
 
 class Recognizer:
@@ -74,19 +84,19 @@ class Recognizer:
         self.short: dict[tuple[int, bool], bytes] = {}  # (flow row, from its initiator) -> a short payload not known
 
     def apply(self, h: Any, rows: np.ndarray, table: FlowTable) -> None:
-        """Look at the batch's unclaimed (or contested) TCP payloads of flows not yet decided, then give the
+        """Look at the batch's payloads on unknown (or contested) ports of flows not yet decided, then give the
         packets of recognised flows their protocol's port (``h`` is changed in place; ``rows``: each
         packet's flow row in ``table``, just updated with the batch)."""
         tcp = np.flatnonzero(((h.proto == _TCP) | (h.proto == _UDP)) & (rows >= 0))
         if not len(tcp):
             return
         sport, dport, udp = h.sport[tcp], h.dport[tcp], h.proto[tcp] == _UDP
-        by_src = np.where(udp, _CLAIMED[_UDP][sport], _CLAIMED[_TCP][sport])
-        by_dst = np.where(udp, _CLAIMED[_UDP][dport], _CLAIMED[_TCP][dport])
-        # unclaimed, or contested (TCP): two dissectors' ports (a Windows XP HMI's port 2404 to EtherNet/IP's
+        known = np.where(udp, _KNOWN[_UDP][sport] | _KNOWN[_UDP][dport], _KNOWN[_TCP][sport] | _KNOWN[_TCP][dport])
+        # unknown ports, or contested (TCP): two dissectors' ports (a Windows XP HMI's port 2404 to EtherNet/IP's
         # 44818; with the SYN seen, the client's port was made EPHEMERAL already: see discover._client_ports)
-        contested = by_src & by_dst & (sport != dport) & ~udp & ~table.initiator_syn(rows[tcp])
-        tcp = tcp[~(by_src | by_dst) | contested]
+        contested = _CLAIMED[sport] & _CLAIMED[dport] & (sport != dport) & ~udp
+        contested &= ~table.initiator_syn(rows[tcp])
+        tcp = tcp[~known | contested]
         if not len(tcp):
             return
         top = int(rows[tcp].max()) + 1
@@ -134,9 +144,18 @@ class Recognizer:
         rank = np.arange(len(flow)) - first
         keep = rank < (MAX_TRIES - self.tries[flow])
         look = np.sort(look[keep])  # packet order
+        state, tries, short = self.state, self.tries, self.short
+        # the payloads no recogniser's leading bytes fit are tries lost without Python (a plant's IT traffic on
+        # its dynamic ports); a flow with a short payload (here or left from before) is read whole
+        lengths = h.payload_len[look]
+        joined = np.zeros(len(state), dtype=bool)
+        joined[rows[look[lengths < SHORT]]] = True
+        joined[[row for row, _ in short]] = True
+        fits = _leading(h, look) | joined[rows[look]]
+        np.add.at(tries, rows[look[~fits]], 1)
+        look = look[fits]
         buf, offsets, lengths = h.raw.buf, h.payload_off[look].tolist(), h.payload_len[look].tolist()
         senders, transports = from_initiator[look].tolist(), h.proto[look].tolist()
-        state, tries, short = self.state, self.tries, self.short
         recognised, said = [], []
         for i, row, sender, transport, off, length in zip(
             look.tolist(), rows[look].tolist(), senders, transports, offsets, lengths, strict=True
@@ -156,12 +175,36 @@ class Recognizer:
                 said.append(-1 if by_server is None else int(by_server))
                 continue
             tries[row] += 1
-            if tries[row] >= MAX_TRIES:
-                state[row] = -1
-                short.pop((row, not sender), None)
-            elif length < SHORT:  # a header sent on its own (a TPKT before its COTP): read with what follows
+            if length < SHORT:  # a header sent on its own (a TPKT before its COTP): read with what follows
                 short[(row, sender)] = payload
+        spent = np.unique(rows[look])  # the flows with no try left are given up
+        spent = spent[(state[spent] == 0) & (tries[spent] >= MAX_TRIES)]
+        state[spent] = -1
+        for row in spent.tolist():
+            short.pop((row, False), None)
+            short.pop((row, True), None)
         return np.array(recognised, dtype=np.int64), np.array(said, dtype=np.int64)
+
+
+def _leading(h: Any, look: np.ndarray) -> np.ndarray:
+    """Per packet: whether one of its transport's recognisers' leads (Dissector.leads) is in its payload."""
+    data = np.frombuffer(h.raw.buf, dtype=np.uint8)
+    off, length, proto = h.payload_off[look], h.payload_len[look], h.proto[look]
+    out = np.zeros(len(look), dtype=bool)
+    for transport, leads in _LEADS.items():
+        sel = np.flatnonzero(proto == transport)
+        if not len(sel):
+            continue
+        if leads is None:
+            out[sel] = True
+            continue
+        for at, lead in leads:
+            idx = sel[length[sel] >= at + len(lead)]
+            hit = np.ones(len(idx), dtype=bool)
+            for j, byte in enumerate(lead):
+                hit &= data[off[idx] + (at + j)] == byte
+            out[idx[hit]] = True
+    return out
 
 
 def _recognise(table: list[tuple[int, Dissector]], payload: bytes) -> tuple[int, bool | None] | None:

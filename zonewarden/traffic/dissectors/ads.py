@@ -58,6 +58,7 @@ class AdsDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (TCP_PORT,)
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"\0\0"),)
 
     @staticmethod
     def matches(payload: bytes) -> bool:

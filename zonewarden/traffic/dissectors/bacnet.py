@@ -391,6 +391,7 @@ class BACnetDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     udp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"\x81"),)
 
     @staticmethod
     def matches(payload: bytes) -> bool:

@@ -73,6 +73,9 @@ class Dissector:
     tcp_ports: ClassVar[tuple[int, ...]] = ()
     udp_ports: ClassVar[tuple[int, ...]] = ()
     ethertypes: ClassVar[tuple[int, ...]] = ()
+    # every payload :meth:`matches` takes has one of these (offset, bytes) in it: a cheap test of many payloads at
+    # once, before matches is asked of those that pass (empty: ask of every one)
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ()
 
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:  # pragma: no cover
         raise NotImplementedError

@@ -150,6 +150,7 @@ class DNP3Dissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"\x05\x64"),)
 
     @staticmethod
     def matches(payload: bytes) -> bool:

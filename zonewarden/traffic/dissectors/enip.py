@@ -307,6 +307,7 @@ class EnipDissector(Dissector):
 
     name: ClassVar[str] = "enip"
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = tuple((0, bytes((c, 0))) for c in sorted(_RECOGNISED_COMMANDS))
 
     @staticmethod
     def matches(payload: bytes) -> bool:

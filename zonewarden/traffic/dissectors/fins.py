@@ -86,6 +86,7 @@ class FinsDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"FINS"),)
 
     @staticmethod
     def matches(payload: bytes) -> bool:

@@ -47,6 +47,7 @@ class FoxDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"fox a "),)
 
     @staticmethod
     def matches(payload: bytes) -> bool:

@@ -45,6 +45,7 @@ class HTTPServerDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"HTTP/1."),)
 
     @staticmethod
     def matches(payload: bytes) -> bool:

@@ -115,6 +115,7 @@ class IEC104Dissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"\x68"),)
 
     @staticmethod
     def matches(payload: bytes) -> bool:

@@ -263,6 +263,7 @@ class ModbusDissector(Dissector):
 
     name: ClassVar[str] = "modbus"
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((2, b"\0\0"),)
 
     @staticmethod
     def matches(payload: bytes) -> bool:

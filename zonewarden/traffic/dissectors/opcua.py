@@ -276,6 +276,7 @@ class OPCUADissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = tuple((0, kind) for kind in MESSAGE_TYPES)
 
     @staticmethod
     def matches(payload: bytes) -> bool:

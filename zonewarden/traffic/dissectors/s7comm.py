@@ -144,6 +144,7 @@ class S7Dissector(Dissector):
 
     name: ClassVar[str] = "s7"
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"\x03\x00"),)
 
     @staticmethod
     def matches(payload: bytes) -> bool:
