@@ -78,7 +78,7 @@ class Recognizer:
     """Per flow row of one flow table: what its content was recognised as."""
 
     def __init__(self) -> None:
-        self.state = np.zeros(0, dtype=np.int16)  # 0: not yet, -1: given up, k: RECOGNIZERS[k - 1]
+        self.state = np.zeros(0, dtype=np.int16)  # 0: not yet, -1: given up, k: _TABLE[k - 1]
         self.tries = np.zeros(0, dtype=np.int8)
         self.found: Counter[str] = Counter()  # flows recognised, per protocol
         self.short: dict[tuple[int, bool], bytes] = {}  # (flow row, from its initiator) -> a short payload not known
@@ -87,25 +87,24 @@ class Recognizer:
         """Look at the batch's payloads on unknown (or contested) ports of flows not yet decided, then give the
         packets of recognised flows their protocol's port (``h`` is changed in place; ``rows``: each
         packet's flow row in ``table``, just updated with the batch)."""
-        tcp = np.flatnonzero(((h.proto == _TCP) | (h.proto == _UDP)) & (rows >= 0))
-        if not len(tcp):
+        cand = np.flatnonzero(((h.proto == _TCP) | (h.proto == _UDP)) & (rows >= 0))
+        if not len(cand):
             return
-        sport, dport, udp = h.sport[tcp], h.dport[tcp], h.proto[tcp] == _UDP
+        sport, dport, udp = h.sport[cand], h.dport[cand], h.proto[cand] == _UDP
         known = np.where(udp, _KNOWN[_UDP][sport] | _KNOWN[_UDP][dport], _KNOWN[_TCP][sport] | _KNOWN[_TCP][dport])
         # unknown ports, or contested (TCP): two dissectors' ports (a Windows XP HMI's port 2404 to EtherNet/IP's
         # 44818; with the SYN seen, the client's port was made EPHEMERAL already: see discover._client_ports)
         contested = _CLAIMED[sport] & _CLAIMED[dport] & (sport != dport) & ~udp
-        contested &= ~table.initiator_syn(rows[tcp])
-        tcp = tcp[~known | contested]
-        if not len(tcp):
+        contested &= ~table.initiator_syn(rows[cand])
+        cand = cand[~known | contested]
+        if not len(cand):
             return
-        top = int(rows[tcp].max()) + 1
+        top = int(rows[cand].max()) + 1
         if top > len(self.state):
             size = max(top, 2 * len(self.state), 1024)
             self.state = np.concatenate([self.state, np.zeros(size - len(self.state), self.state.dtype)])
             self.tries = np.concatenate([self.tries, np.zeros(size - len(self.tries), self.tries.dtype)])
-        flow = rows[tcp]
-        look = tcp[(self.state[flow] == 0) & (h.payload_len[tcp] > 0)]
+        look = cand[(self.state[rows[cand]] == 0) & (h.payload_len[cand] > 0)]
         from_initiator = table.from_initiator
         if len(look):
             new, said = self._look(h, rows, look, from_initiator)
@@ -122,12 +121,12 @@ class Recognizer:
                 if len(flip):
                     table.flip(np.unique(rows[flip]))
                     from_initiator = table.from_initiator_of(h, rows)
-        known = tcp[self.state[rows[tcp]] > 0]
-        if len(known):
-            port = _PORT_OF[self.state[rows[known]]]
-            to_server = from_initiator[known]
-            h.dport[known] = np.where(to_server, port, EPHEMERAL)
-            h.sport[known] = np.where(to_server, EPHEMERAL, port)
+        ours = cand[self.state[rows[cand]] > 0]  # the packets of recognised flows
+        if len(ours):
+            port = _PORT_OF[self.state[rows[ours]]]
+            to_server = from_initiator[ours]
+            h.dport[ours] = np.where(to_server, port, EPHEMERAL)
+            h.sport[ours] = np.where(to_server, EPHEMERAL, port)
 
     def _look(
         self, h: Any, rows: np.ndarray, look: np.ndarray, from_initiator: np.ndarray
