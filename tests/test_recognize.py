@@ -86,6 +86,7 @@ def _moved(path: Path, port: int, to: int, out: Path) -> Path:
         ("opcua/open62541_client-server_mainloop-not-localhost.pcap", 4840),
         ("mms/" + (sorted(p.name for p in (PCAPS / "mms").glob("*.pcap*")) or ["none"])[0], 102),
         ("bacnet/bacnet_services.pcap", 47808),  # UDP: a second BACnet network's port (47809-47823)
+        ("hart-ip/hart_ip.pcap", 5094),
     ],
 )
 def test_a_server_moved_to_an_unclaimed_port_is_found_the_same(tmp_path: Path, relative: str, port: int) -> None:
@@ -115,6 +116,32 @@ def test_a_client_port_that_collides_with_another_protocols_is_found_the_same(
     found = discover([moved])
     (flow,) = [f for f in found.flows if to in (f["client_port"], f["server_port"])]
     assert (flow["client_port"], flow["server_port"], flow["app_protocol"]) == (to, 44818, "enip")
+
+
+def _exchange(tmp_path: Path, client_port: int, server_port: int, request: bytes, response: bytes) -> Path:
+    """A TCP handshake, then a request and its response, as a capture."""
+    c, s_ = "10.0.0.5", "10.0.0.1"
+    frames_ = [
+        (1_000_000_000, eth(ipv4(c, s_, 6, tcp(client_port, server_port, SYN)))),
+        (1_000_100_000, eth(ipv4(s_, c, 6, tcp(server_port, client_port, SYN | ACK)))),
+        (2_000_000_000, eth(ipv4(c, s_, 6, tcp(client_port, server_port, PSH | ACK, request)))),
+        (2_000_100_000, eth(ipv4(s_, c, 6, tcp(server_port, client_port, PSH | ACK, response)))),
+    ]
+    return write(tmp_path, pcap(frames_))
+
+
+def test_slmp_and_mqtt_on_configured_ports(tmp_path: Path) -> None:
+    """SLMP ports are set per PLC (here 6000); an MQTT broker may listen on another port (here 11883)."""
+    read_cpu_model = bytes.fromhex("500000ffff03000600100001010000")  # 3E binary, data length 6
+    model = bytes.fromhex("d00000ffff030014000000") + b"Q03UDVCPU       " + bytes.fromhex("6803")
+    found = discover([_exchange(tmp_path, 50123, 6000, read_cpu_model, model)])
+    assert found.stats["recognized_flows"] == {"melsec": 1}
+    plc = next(a for a in found.hosts if a["ip"] == "10.0.0.1")
+    assert plc["model"] == "Q03UDVCPU" and "melsec" in plc["serves"]
+    connect = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00"
+    found = discover([_exchange(tmp_path, 50124, 11883, connect, b"\x20\x02\x00\x00")])
+    assert found.stats["recognized_flows"] == {"mqtt": 1}
+    assert next(a for a in found.hosts if a["ip"] == "10.0.0.1")["serves"] == ["mqtt"]
 
 
 def test_recognisers_agree_with_the_ports_on_every_tcp_payload_of_the_corpus() -> None:
@@ -162,7 +189,20 @@ def test_a_flow_is_given_up_after_max_tries_payloads(tmp_path: Path, garbage: in
 
 TCP_SEEDS = [
     s
-    for folder in ("modbus", "s7comm", "dnp3", "enip", "iec104", "opcua", "ads", "omron-fins", "niagara-fox", "bacnet")
+    for folder in (
+        "modbus",
+        "s7comm",
+        "dnp3",
+        "enip",
+        "iec104",
+        "opcua",
+        "ads",
+        "omron-fins",
+        "niagara-fox",
+        "bacnet",
+        "hart-ip",
+        "melsec",
+    )
     for s in seeds(folder, None, limit=60)
 ]
 

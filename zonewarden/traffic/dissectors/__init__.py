@@ -85,7 +85,7 @@ def _table(attribute: str) -> dict[int, list[Dissector]]:
 TCP_PORTS = _table("tcp_ports")
 # the dissectors that recognise their protocol by content on other TCP ports (traffic.recognize), the strictest
 # signatures first: a magic or a checksum, then headers whose lengths must fill the segment
-_STRICTEST = ("fins", "fox", "dnp3", "opcua", "ads", "enip", "s7", "iec104", "modbus")
+_STRICTEST = ("fins", "fox", "mqtt", "dnp3", "opcua", "ads", "enip", "melsec", "hart-ip", "s7", "iec104", "modbus")
 RECOGNIZERS: tuple[Dissector, ...] = tuple(
     sorted(
         (d for d in DISSECTORS.values() if d.tcp_ports and type(d).matches is not Dissector.matches),
@@ -93,7 +93,9 @@ RECOGNIZERS: tuple[Dissector, ...] = tuple(
     )
 )
 # ... and on UDP ports, those whose datagrams the same rule reads (FINS and ADS frame UDP otherwise than TCP)
-UDP_RECOGNIZERS: tuple[Dissector, ...] = tuple(DISSECTORS[name] for name in ("dnp3", "bacnet", "enip"))
+UDP_RECOGNIZERS: tuple[Dissector, ...] = tuple(
+    DISSECTORS[name] for name in ("dnp3", "bacnet", "enip", "melsec", "hart-ip")
+)
 UDP_PORTS = _table("udp_ports")
 ETHERTYPES = _table("ethertypes")
 

@@ -89,6 +89,26 @@ class HartIpDissector(Dissector):
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
     udp_ports: ClassVar[tuple[int, ...]] = (PORT, PORT + 1)  # servers may answer from 5095
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"\x01"), (0, b"\x02"))
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """HART-IP headers (version 1 or 2, a known message type and id, the byte count) that exactly fill the
+        payload."""
+        pos, n = 0, len(payload)
+        while pos < n:
+            if n - pos < 8 or payload[pos] not in (1, 2) or payload[pos + 1] not in MESSAGE_TYPES:
+                return False
+            count = int.from_bytes(payload[pos + 6 : pos + 8], "big")
+            if payload[pos + 2] not in MESSAGE_IDS or count < 8:
+                return False
+            pos += count
+        return pos == n and n > 0
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """Responses, errors, NAKs and publishes come from the device."""
+        return payload[1] in (1, 2, 3, 15)
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:

@@ -84,6 +84,25 @@ class MelsecDissector(Dissector):
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = PORTS
     udp_ports: ClassVar[tuple[int, ...]] = PORTS
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = tuple((0, sub.to_bytes(2, "big")) for sub in _SUBHEADERS)
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """Binary SLMP/MC frames (3E or 4E subheader, the request or response data length) that exactly fill the
+        payload (SLMP ports are configured per PLC)."""
+        pos, n = 0, len(payload)
+        while pos < n:
+            sub = _SUBHEADERS.get(int.from_bytes(payload[pos : pos + 2], "big"))
+            if sub is None or n - pos < 11 + sub[2]:
+                return False
+            at = pos + 7 + sub[2]
+            pos = at + 2 + int.from_bytes(payload[at : at + 2], "little")
+        return pos == n and n > 0
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """The subheader: 0xD000 and 0xD400 are responses."""
+        return payload[0] == 0xD0 or payload[0] == 0xD4
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:

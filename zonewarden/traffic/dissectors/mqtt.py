@@ -64,6 +64,24 @@ class MqttDissector(Dissector):
 
     name: ClassVar[str] = PROTOCOL
     tcp_ports: ClassVar[tuple[int, ...]] = (PORT,)
+    leads: ClassVar[tuple[tuple[int, bytes], ...]] = ((0, b"\x10"),)
+
+    @staticmethod
+    def matches(payload: bytes) -> bool:
+        """A CONNECT packet (its remaining length fills the segment; protocol name MQTT or MQIsdp)."""
+        if len(payload) < 10 or payload[0] != 0x10:
+            return False
+        try:
+            length, used = _varint(payload, 1)
+        except (Truncated, ValueError):
+            return False
+        name = payload[1 + used : 1 + used + 8]
+        return 1 + used + length == len(payload) and (name[:6] == b"\x00\x04MQTT" or name == b"\x00\x06MQIsdp")
+
+    @staticmethod
+    def from_server(payload: bytes) -> bool | None:
+        """A CONNECT comes from the client."""
+        return False
 
     @guarded(PROTOCOL)
     def dissect(self, packet: Packet, state: dict[str, Any]) -> list[Observation]:
