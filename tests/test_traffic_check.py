@@ -416,3 +416,44 @@ def test_tables_show_the_gravest_rows_and_say_how_many(monkeypatch):
     assert [a["severity"] for a in shown[:3]] == ["critical", "high", "medium"]
     table, shown = cli._table("detections", alerts[:4], "severity", cli._SEVERITY_RANK)
     assert shown == alerts[:4] and table.caption is None
+
+
+def test_a_network_the_model_does_not_know_is_a_handful_of_lines(tmp_path):
+    """An unknown BACnet station reads the name of 40 unknown devices, and one unknown host polls the RTU with
+    Modbus: the station's conversations fold into one unknown-host violation (40 servers, a sample) and the
+    devices into one new-host alert for their subnet; the station and the poller keep their own lines (they
+    act as industrial clients: possible rogue masters)."""
+    from test_capture import eth, ipv4, pcap, tcp, udp, write
+    from test_flows import ACK, PSH, SYN
+
+    from zonewarden.detect import new_host
+    from zonewarden.detect.siem import cef
+    from zonewarden.traffic import check as check_module
+
+    read_name = bytes.fromhex("810a001101040005010c0c02000001194d")
+    station = "10.99.0.200"
+    frames = [
+        (1_000_000_000 + k, eth(ipv4(station, f"10.99.0.{k + 1}", 17, udp(47808, 47808, read_name)))) for k in range(40)
+    ]
+    poll = bytes.fromhex("000100000006010300000001")
+    rogue, rtu = "10.77.0.9", "192.168.60.130"
+    frames += [
+        (2_000_000_000, eth(ipv4(rogue, rtu, 6, tcp(50000, 502, SYN)))),
+        (2_000_100_000, eth(ipv4(rtu, rogue, 6, tcp(502, 50000, SYN | ACK)))),
+        (2_000_200_000, eth(ipv4(rogue, rtu, 6, tcp(50000, 502, PSH | ACK, poll)))),
+    ]
+    capture = write(tmp_path, pcap(frames), "unknown.pcap")
+    result = verify(_plant(DNP3_PLANT), [capture])
+    unknown = [v for v in result.violations if v["kind"] == "unknown-host"]
+    folded = [v for v in unknown if v.get("servers", 1) > 1]
+    assert len(folded) == 1 and folded[0]["servers"] == 40 and folded[0]["client"] == station
+    assert folded[0]["server"] == "10.99.0.1" and len(folded[0]["sample"]) == check_module.FOLD_SAMPLE
+    assert folded[0]["flows"] == 40 and folded[0]["packets"] == 40
+    assert [(v["client"], v["server"]) for v in unknown if v not in folded] == [(rogue, rtu)]
+    alerts = [a for a in result.alerts if a.detector == "new-host"]
+    subnet = [a for a in alerts if a.count > 1]
+    assert len(subnet) == 1 and subnet[0].count == 40 and subnet[0].details["subnet"] == "10.99.0.0/24"
+    assert subnet[0].host == "10.99.0.1" and len(subnet[0].details["sample"]) == new_host.SAMPLE
+    assert {a.host for a in alerts if a.count == 1} == {station, rogue}
+    lines = cef(result.to_dict(), "test").splitlines()
+    assert sum("40 servers" in line for line in lines) == 1 and len(lines) < 10

@@ -106,9 +106,10 @@ def _record(workspace: Path, captures: list[Path], result: Any) -> None:
 
 
 def _ends(v: dict[str, Any]) -> str:
-    """client -> server of a violation; for folded probes, how many servers and what became of the probes."""
-    text = f"{v['client']} -> {v['server']}"
-    servers = v.get("servers", 1)
+    """client -> server of a violation; for folded ones, how many clients or servers (and what became of
+    folded probes)."""
+    clients, servers = v.get("clients", 1), v.get("servers", 1)
+    text = f"{v['client']}" + (f" and {clients - 1:,} more" if clients > 1 else "") + f" -> {v['server']}"
     if servers > 1:
         text += f" and {servers - 1:,} more"
     if v.get("state"):

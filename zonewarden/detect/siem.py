@@ -58,11 +58,17 @@ def records(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "file": v["file"],
                 "packet": v.get("packet"),
                 "techniques": [],
-                "message": f"{v['zone_pair']} {v['transport']}/{v['port']}: {v['rule_broken']}",
+                "message": f"{v['zone_pair']} {v['transport']}/{v['port']}: {v['rule_broken']}" + _peers(v),
             }
         )
     out.sort(key=lambda r: (r["epoch"] or 0, r["file"], r["packet"] or 0))
     return out
+
+
+def _peers(v: dict[str, Any]) -> str:
+    """How many clients or servers a folded violation stands for (a network the model does not know, a scan)."""
+    parts = [f"{v[k]:,} {k}" for k in ("clients", "servers") if v.get(k, 1) > 1]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def jsonl(result: dict[str, Any]) -> str:

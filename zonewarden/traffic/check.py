@@ -662,7 +662,7 @@ def check_annotated(
         counts[rec["verdict"]] += rec.get("flows", 1)
         if v in VIOLATIONS:
             _add_violation(groups, rec, v)
-    violations = list(groups.values())
+    violations = fold_unknown(list(groups.values()))
     violations.extend(operation_violations(file, annotated, events, compiled))
     violations.sort(key=violation_order)
     return CheckResult(file, annotated, violations, dict(counts))
@@ -703,6 +703,44 @@ def _add_violation(groups: dict[tuple[Any, ...], dict[str, Any]], rec: dict[str,
     if rec["first_seen"] < g["first_seen"]:
         g["first_seen"], g["packet"] = rec["first_seen"], rec["first_packet"]
     g["last_seen"] = max(g["last_seen"], rec["last_seen"])
+
+
+FOLD_PEERS = 16  # unknown-host violations with one peer raised one by one (see fold_unknown)
+FOLD_SAMPLE = 10  # peers named in a folded violation
+
+
+def fold_unknown(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``violations`` with the unknown-host ones folded where they are many: past ``FOLD_PEERS`` towards one
+    server (the same transport, port, protocol and zones), one record stands for them, naming the first
+    client (``client``), counting them (``clients``) and listing up to ``FOLD_SAMPLE`` (``sample``), with
+    flows, packets and bytes summed and first and last seen over all; then the same from one client towards
+    many servers (``servers``). A network the model does not describe yet (a BACnet network of thousands
+    of devices announcing themselves to a broadcast address) is a handful of lines, not one per device."""
+    rest = [v for v in violations if v["kind"] != "unknown-host"]
+    unknown = [v for v in violations if v["kind"] == "unknown-host"]
+    for side, other, count in (("client", "server", "clients"), ("server", "client", "servers")):
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+        for v in unknown:
+            groups[
+                (v["file"], v[other], v["transport"], v["port"], v["protocol"], v["src_zone"], v["dst_zone"])
+            ].append(v)
+        unknown = []
+        for members in groups.values():
+            if len(members) <= FOLD_PEERS:
+                unknown.extend(members)
+                continue
+            members.sort(key=lambda v: (v["first_seen"], v["packet"]))
+            folded = dict(members[0])
+            folded.update(
+                flows=sum(v["flows"] for v in members),
+                packets=sum(v["packets"] for v in members),
+                bytes=sum(v["bytes"] for v in members),
+                last_seen=max(v["last_seen"] for v in members),
+                sample=[v[side] for v in members[:FOLD_SAMPLE]],
+            )
+            folded[count] = len(members)
+            rest.append(folded)
+    return rest + unknown
 
 
 def _same_protocol(seen: str, declared: str) -> bool:
