@@ -307,7 +307,8 @@ def test_cli_json_jsonl_cef_syslog(write_workspace, tmp_path):
     types = {json.loads(line)["type"] for line in run.stdout.splitlines()}
     assert types == {"detection", "violation", "coverage"}
     run = _cli("check", str(root), capture)
-    assert run.returncode == 0 and "violations" in run.stdout and "Traceback" not in run.stderr
+    assert run.returncode == 0 and "Traceback" not in run.stderr
+    assert "1 violation" in run.stdout and "1 violations" not in run.stdout  # the table, titled in the singular
 
 
 @needs_pcaps

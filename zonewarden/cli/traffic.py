@@ -127,7 +127,7 @@ def _table(title: str, rows: list[dict[str, Any]], by: str, rank: dict[str, int]
     """A table of ``rows`` and the rows it shows: all of them, or (rendering 100,000 rows takes minutes)
     the MAX_TABLE_ROWS that rank first by their ``by`` value, in their order otherwise; then its caption
     says how many there are of each ``by`` value, and that the JSON has them all."""
-    table = Table(title=f"{len(rows)} {title}", header_style="bold")
+    table = Table(title=f"{len(rows)} {title if len(rows) != 1 else title.removesuffix('s')}", header_style="bold")
     if len(rows) <= MAX_TABLE_ROWS:
         return table, rows
     counts = Counter(r[by] for r in rows)
