@@ -53,6 +53,7 @@ from zonewarden.traffic.flows import FlowTable
 
 MAX_TRIES = 4  # payload packets of a flow shown to the recognisers before it is given up
 SHORT = 16  # a payload shorter than this that nothing recognised is also read with the next from its side
+MAX_SHORT = 65_536  # such payloads kept at once (memory bound)
 _TCP, _UDP = 6, 17
 # every recogniser with its transport; a flow's state k (1-based) is _TABLE[k - 1]
 _TABLE: tuple[tuple[int, Dissector], ...] = (*((_TCP, d) for d in RECOGNIZERS), *((_UDP, d) for d in UDP_RECOGNIZERS))
@@ -148,7 +149,7 @@ class Recognizer:
         # its dynamic ports); a flow with a short payload (here or left from before) is read whole
         lengths = h.payload_len[look]
         joined = np.zeros(len(state), dtype=bool)
-        joined[rows[look[lengths < SHORT]]] = True
+        joined[rows[look[(lengths < SHORT) & (h.proto[look] == _TCP)]]] = True  # a datagram is whole
         joined[[row for row, _ in short]] = True
         fits = _leading(h, look) | joined[rows[look]]
         np.add.at(tries, rows[look[~fits]], 1)
@@ -174,7 +175,11 @@ class Recognizer:
                 said.append(-1 if by_server is None else int(by_server))
                 continue
             tries[row] += 1
-            if length < SHORT:  # a header sent on its own (a TPKT before its COTP): read with what follows
+            if (
+                length < SHORT and transport == _TCP
+            ):  # a header sent alone (a TPKT before its COTP): read with what follows
+                if len(short) >= MAX_SHORT:  # flows that sent one short payload and nothing more (a UDP sweep)
+                    short.clear()
                 short[(row, sender)] = payload
         spent = np.unique(rows[look])  # the flows with no try left are given up
         spent = spent[(state[spent] == 0) & (tries[spent] >= MAX_TRIES)]
