@@ -1,9 +1,11 @@
 """Passive discovery: captures in, inventory, flows and communication map out.
 
 The pipeline per batch of packets: bulk header decoding (numpy), the flow table
-(bulk), then per-packet dissection only for packets on an industrial protocol's port
-or EtherType. Identity facts and operations feed the inventory; IP-to-MAC bindings come
-from the Ethernet headers in bulk.
+(bulk), recognition by content of flows on ports that name no service
+(:mod:`~zonewarden.traffic.recognize`), the repeat filter (bulk), then per-packet
+dissection only for the packets on an industrial protocol's port or EtherType that are
+not repeats. Identity facts and operations feed the inventory; IP-to-MAC bindings come
+from the Ethernet headers in bulk; the flows feed it in bulk at the end.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def _discover(
     tunnels: dict[str, int] = defaultdict(int)  # packets taken out of remote-SPAN and other tunnels, per kind
     repeats = RepeatFilter({6: TCP_PORTS, 17: UDP_PORTS, 0: ETHERTYPES}) if skip_repeats else None
     reassembler = Reassembler()
-    recognizer = Recognizer()  # protocols recognised by content on unclaimed ports, per flow of the table
+    recognizer = Recognizer()  # protocols recognised by content on unknown ports, per flow of the table
     first_rows: dict[Any, int] = {}  # fragmented datagram -> the flow row of its first fragment
     stage = Dissection(builder, log, table.app_protocol, per_protocol, memo=skip_repeats, keep=kept if keep else None)
 
@@ -180,7 +182,7 @@ def _discover(
         "ip_fragments": fragments["fragments"],
         "reassembled_datagrams": fragments["reassembled"],
         "tunnelled_packets": dict(sorted(tunnels.items())),
-        "recognized_flows": dict(sorted(recognizer.found.items())),  # by content, on ports no dissector claims
+        "recognized_flows": dict(sorted(recognizer.found.items())),  # by content (see traffic.recognize)
         "observations": dict(sorted(per_protocol.items())),
     }
     return Discovery(hosts, flows, stats, problems, kept, log.result())
