@@ -279,3 +279,22 @@ def test_an_identity_request_does_not_stop_skipping(tmp_path) -> None:
     fast, every = discover([cap]), discover([cap], skip_repeats=False)
     assert _events(fast) == _events(every) and _hosts(fast) == _hosts(every)
     assert fast.stats["repeated_packets"] == 198
+
+
+def test_payoff_judges_the_recent_uses() -> None:
+    """The rule the memo and the filter share: yes while there is too little to go by or hits keep up;
+    otherwise only on probe ticks; hits coming back make it pay again; old uses weigh less."""
+    from zonewarden.traffic.payoff import Payoff
+
+    p = Payoff(window=64, ratio=4, probe=8)
+    p.uses = 31
+    assert all(p.pays(t) for t in range(1, 8))  # under half the window: nothing to judge on
+    p.uses, p.hits = 40, 10
+    assert p.pays(1)  # one hit per 4 uses
+    p.hits = 9
+    assert [t for t in range(1, 17) if p.pays(t)] == [8, 16]  # below the ratio: the probe ticks only
+    p.uses, p.hits = 64, 0
+    p.pays(1)
+    assert (p.uses, p.hits) == (32, 0)  # a full window is halved
+    p.hits = 8
+    assert p.pays(3)

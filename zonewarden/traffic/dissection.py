@@ -58,6 +58,7 @@ from zonewarden.traffic.dissectors import TCP_PORTS, UDP_PORTS, for_packet
 from zonewarden.traffic.dissectors.base import Observation, Packet
 from zonewarden.traffic.events import KEY_DETAILS, Event, EventLog, repeat
 from zonewarden.traffic.inventory import InventoryBuilder
+from zonewarden.traffic.payoff import Payoff
 
 MAX_MEMO = 60_000  # memo entries (about 1 kB each with their findings)
 MAX_MEMO_BYTES = 32 << 20  # payload bytes the memo keys hold
@@ -165,8 +166,8 @@ class Dissection:
         self.path: dict[int, tuple[Any, ...]] = {}  # memo node -> its key (the first item: its parent node)
         self.dissected = 0  # packets run through the dissectors
         self.max_flows = MAX_FLOWS  # flows remembered before those that need not be are forgotten
-        self.tried = 0  # packets of flows off their own state that looked for their path in the memo (recently)
-        self.followed = 0  # ... and found it
+        # packets of flows off their own state that looked for their path in the memo (uses), and found it (hits)
+        self.memo_payoff = Payoff(MEMO_WINDOW, MEMO_PAYS, PROBE_EVERY)
         self.new_flows = 0
         self.from_memo = 0  # packets whose findings came from the memo
         self.replayed = 0  # packets run again to build a flow's state when it left the memo
@@ -209,11 +210,11 @@ class Dissection:
         key = (flow.node, view, payload)
         entry = self.memo.get(key) if flow.node >= 0 else None
         if not flow.genuine:
-            self.tried += 1
+            self.memo_payoff.uses += 1
         if entry is not None and not flow.genuine:  # the findings come from the memo
             flow.node = entry.next
             entry.hits += 1
-            self.followed += 1
+            self.memo_payoff.hits += 1
             self.from_memo += 1
             self._emit(file, row, flow, entry.templates, number, time, group)
             return
@@ -240,13 +241,8 @@ class Dissection:
         device saying something of its own), when the tokens and templates cost more than they save and
         the flow is dissected with its own addresses instead (as exact). One new flow in
         ``PROBE_EVERY`` still tries the memo, so that it is taken again when flows repeat each other."""
-        if self.tried >= MEMO_WINDOW:  # an exponential window: older tries weigh less
-            self.tried >>= 1
-            self.followed >>= 1
         self.new_flows += 1
-        if self.tried < MEMO_WINDOW // 2 or self.followed * MEMO_PAYS >= self.tried:
-            return True
-        return self.new_flows % PROBE_EVERY == 0
+        return self.memo_payoff.pays(self.new_flows)
 
     def _forget_flows(self) -> None:
         """Forget the flows that dissected their own packets and whose dissectors hold nothing of them:

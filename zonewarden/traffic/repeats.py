@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from zonewarden.traffic.dissectors import TCP_SERVICES, UDP_SERVICES, port_lookups, service_sides
+from zonewarden.traffic.payoff import Payoff
 
 MAX_GROUPS = 100_000  # repeat keys held at once (memory bound); see RepeatFilter.flush
 # the filter creates keys while they pay: over a window of the last PAYS_WINDOW keys created (exponential), at
@@ -571,8 +572,7 @@ class RepeatFilter:
         self.held = 0  # keys in the table
         self.created = 0  # keys created so far (their creation order)
         self.repeats = 0
-        self.recent_created = 0  # keys created and repeats counted recently (see _creates)
-        self.recent_repeats = 0
+        self.payoff = Payoff(PAYS_WINDOW, PAYS_RATIO, PROBE_BATCHES)  # keys created (uses), repeats counted (hits)
         self.batch = 0
         self.taint = np.zeros(1024, dtype=bool)  # per flow row * 2 + direction: a partial PDU was seen
         self._alloc(_MIN_SLOTS)
@@ -715,7 +715,7 @@ class RepeatFilter:
             new = new[np.argsort(first_pos[new], kind="stable")]
             room = max(self.max_groups - self.held, 0) if self._creates() else 0
             created, full = new[:room], new[room:]
-            self.recent_created += len(created)
+            self.payoff.uses += len(created)
             if len(created):
                 at = heads[created]
                 order = np.arange(self.created + 1, self.created + 1 + len(created), dtype=np.int64)
@@ -755,17 +755,12 @@ class RepeatFilter:
             self.last_packet[s[later]] = number[later]
             self.last_time_ns[s[later]] = h.raw.ts_ns[at[later]]
             self.repeats += int(n.sum())
-            self.recent_repeats += int(n.sum())
+            self.payoff.hits += int(n.sum())
         return picked[np.flatnonzero(~skip)], first
 
     def _creates(self) -> bool:
         """Whether this batch's new keys are created (see PAYS_WINDOW)."""
-        if self.recent_created >= PAYS_WINDOW:
-            self.recent_created >>= 1
-            self.recent_repeats >>= 1
-        if self.recent_created < PAYS_WINDOW // 2 or self.recent_repeats * PAYS_RATIO >= self.recent_created:
-            return True
-        return self.batch % PROBE_BATCHES == 0
+        return self.payoff.pays(self.batch)
 
     def _tainted(self, flow: np.ndarray, forward: np.ndarray, partial: np.ndarray) -> np.ndarray:
         """Per packet: an earlier packet of its flow and direction (in this batch or before) was not a
