@@ -25,12 +25,10 @@ from zonewarden.traffic.decode import ETHERNET_LIKE, TRANSPORT_NAMES, _v4_text, 
 from zonewarden.traffic.dissection import EPHEMERAL, Dissection
 from zonewarden.traffic.dissectors import (
     ETHERTYPES,
+    PORT_LOOKUPS,
     TCP_PORTS,
-    TCP_SERVICES,
     UDP_PORTS,
-    UDP_SERVICES,
     for_packet,
-    port_lookups,
     service_sides,
 )
 from zonewarden.traffic.dissectors.base import Observation
@@ -42,8 +40,7 @@ from zonewarden.traffic.recognize import Recognizer
 from zonewarden.traffic.repeats import RepeatFilter
 
 ROUTER_MAC_IPS = 4  # a MAC seen as the source of more IPs than this is a router: not the hosts' own MAC
-_TCP_SIDES = port_lookups(TCP_PORTS, TCP_SERVICES)
-_UDP_SIDES = port_lookups(UDP_PORTS, UDP_SERVICES)
+_TCP_SIDES, _UDP_SIDES = PORT_LOOKUPS[6], PORT_LOOKUPS[17]
 _ETH_BOUND = np.zeros(65536, dtype=bool)
 _ETH_BOUND[list(ETHERTYPES)] = True
 

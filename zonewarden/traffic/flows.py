@@ -636,14 +636,9 @@ def flag_text(flags: int) -> str:
 @lru_cache(maxsize=1)
 def _service_lookups() -> dict[int, np.ndarray]:
     """IP protocol -> per port, whether it names a service (see dissectors.service_port)."""
-    from zonewarden.traffic.dissectors import TCP_SERVICES, UDP_SERVICES  # the dissectors need not load with flows
+    from zonewarden.traffic.dissectors import PORT_LOOKUPS  # the dissectors need not load with flows
 
-    out = {}
-    for proto, services in ((6, TCP_SERVICES), (17, UDP_SERVICES)):
-        known = np.zeros(65536, dtype=bool)
-        known[list(services)] = True
-        out[proto] = known
-    return out
+    return {proto: lookups[1] for proto, lookups in PORT_LOOKUPS.items()}
 
 
 def _from_service(h: Headers, sel: Any, idx: np.ndarray) -> np.ndarray:

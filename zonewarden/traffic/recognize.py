@@ -40,14 +40,10 @@ import numpy as np
 
 from zonewarden.traffic.dissection import EPHEMERAL
 from zonewarden.traffic.dissectors import (
+    PORT_LOOKUPS,
     RECOGNIZERS,
-    TCP_PORTS,
-    TCP_SERVICES,
-    UDP_PORTS,
     UDP_RECOGNIZERS,
-    UDP_SERVICES,
     Dissector,
-    port_lookups,
 )
 from zonewarden.traffic.flows import FlowTable
 
@@ -71,8 +67,8 @@ for _k, (_t, _d) in enumerate(_TABLE, 1):
 # on one is that service and is not looked at: HTTPS, SMB or SSH (a plant's IT traffic, flow after flow), a flood
 # of DNS queries. An unknown port is what an OPC UA server's 48010, a BACnet network's 47809 or a moved DNP3
 # outstation use. _CLAIMED: a dissector listens on the TCP port (a contested flow has one on both)
-_KNOWN = {_TCP: port_lookups(TCP_PORTS, TCP_SERVICES)[1], _UDP: port_lookups(UDP_PORTS, UDP_SERVICES)[1]}
-_CLAIMED = port_lookups(TCP_PORTS, TCP_SERVICES)[0]
+_KNOWN = {t: PORT_LOOKUPS[t][1] for t in (_TCP, _UDP)}
+_CLAIMED = PORT_LOOKUPS[_TCP][0]
 
 
 class Recognizer:

@@ -130,6 +130,13 @@ def port_lookups(table: dict[int, Any], services: frozenset[int]) -> tuple[np.nd
     return has, known
 
 
+# IP protocol (6, 17) -> (has dissectors, names a service) per port: built once for every bulk stage
+PORT_LOOKUPS: dict[int, tuple[np.ndarray, np.ndarray]] = {
+    6: port_lookups(TCP_PORTS, TCP_SERVICES),
+    17: port_lookups(UDP_PORTS, UDP_SERVICES),
+}
+
+
 def service_sides(
     lookups: tuple[np.ndarray, np.ndarray], sport: np.ndarray, dport: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +164,7 @@ def for_packet(transport: str, sport: int, dport: int, ethertype: int | None = N
 __all__ = [
     "DISSECTORS",
     "ETHERTYPES",
+    "PORT_LOOKUPS",
     "RECOGNIZERS",
     "TCP_PORTS",
     "TCP_SERVICES",
