@@ -187,6 +187,20 @@ def test_a_flow_is_given_up_after_max_tries_payloads(tmp_path: Path, garbage: in
     assert flow["server_port"] == 5020 and flow["app_protocol"] == ("modbus" if expected else None)
 
 
+def test_a_flow_whose_payloads_no_lead_fits_is_given_up(tmp_path: Path) -> None:
+    """Payloads the bulk filter drops (no recogniser's leading bytes) spend the flow's tries as the ones
+    the recognisers read do: after MAX_TRIES the flow is given up, and later payloads are not looked at."""
+    from zonewarden.traffic.flows import FlowTable
+
+    path = write(tmp_path, pcap(_segments([b"\x17\x03\x03" + bytes(40)] * recognize.MAX_TRIES + [READ_ONE_REGISTER])))
+    recognizer, table = recognize.Recognizer(), FlowTable()
+    with open_capture(path) as cap:
+        for batch in cap.batches():
+            h = decode(batch)
+            recognizer.apply(h, table.update(h), table)
+    assert recognizer.state[0] == -1 and recognizer.tries[0] == recognize.MAX_TRIES and not recognizer.found
+
+
 TCP_SEEDS = [
     s
     for folder in (

@@ -149,6 +149,7 @@ class Recognizer:
         joined[[row for row, _ in short]] = True
         fits = _leading(h, look) | joined[rows[look]]
         np.add.at(tries, rows[look[~fits]], 1)
+        tried = np.unique(rows[look])  # the flows that spent tries here, in bulk or below
         look = look[fits]
         buf, offsets, lengths = h.raw.buf, h.payload_off[look].tolist(), h.payload_len[look].tolist()
         senders, transports = from_initiator[look].tolist(), h.proto[look].tolist()
@@ -160,9 +161,9 @@ class Recognizer:
                 continue
             payload = buf[off : off + length]
             before = short.pop((row, sender), None)
-            table = _OF[transport]
-            found = _recognise(table, before + payload) if before is not None else None
-            found = found or _recognise(table, payload)
+            recognisers = _OF[transport]
+            found = _recognise(recognisers, before + payload) if before is not None else None
+            found = found or _recognise(recognisers, payload)
             if found is not None:
                 k, by_server = found
                 state[row] = k
@@ -171,14 +172,12 @@ class Recognizer:
                 said.append(-1 if by_server is None else int(by_server))
                 continue
             tries[row] += 1
-            if (
-                length < SHORT and transport == _TCP
-            ):  # a header sent alone (a TPKT before its COTP): read with what follows
+            # a header sent alone (a TPKT before its COTP) is read with what follows
+            if length < SHORT and transport == _TCP:
                 if len(short) >= MAX_SHORT:  # flows that sent one short payload and nothing more (a UDP sweep)
                     short.clear()
                 short[(row, sender)] = payload
-        spent = np.unique(rows[look])  # the flows with no try left are given up
-        spent = spent[(state[spent] == 0) & (tries[spent] >= MAX_TRIES)]
+        spent = tried[(state[tried] == 0) & (tries[tried] >= MAX_TRIES)]  # no try left: given up
         state[spent] = -1
         for row in spent.tolist():
             short.pop((row, False), None)
