@@ -102,6 +102,19 @@ class Reader:
         self._need(n)
 
 
+def tiles(payload: bytes, frame: Callable[[bytes, int], int]) -> bool:
+    """Whether ``payload`` is one or more whole frames end to end (a recogniser's test, see
+    Dissector.matches): ``frame(payload, pos)`` is the size of the well-formed frame starting at ``pos``, or
+    0 when there is none there."""
+    pos, n = 0, len(payload)
+    while pos < n:
+        size = frame(payload, pos)
+        if size <= 0:
+            return False
+        pos += size
+    return n > 0 and pos == n
+
+
 def text(raw: bytes | memoryview, encoding: str = "utf-8") -> str:
     """Printable text from packet bytes (the rule is in the module docstring)."""
     data = bytes(raw[: MAX_TEXT * 4])

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._common import Reader, guarded, malformed, observation
+from zonewarden.traffic.dissectors._common import Reader, guarded, malformed, observation, tiles
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "hart-ip"
@@ -83,6 +83,16 @@ HART_COMMANDS: dict[int, tuple[str, str | None]] = {
 FRAME_TYPES = {1: "BACK", 2: "STX", 6: "ACK"}
 
 
+def _message_frame(payload: bytes, pos: int) -> int:
+    """The size of the HART-IP message at ``pos`` (version 1 or 2, a known message type and id), or 0."""
+    if len(payload) - pos < 8 or payload[pos] not in (1, 2) or payload[pos + 1] not in MESSAGE_TYPES:
+        return 0
+    count = int.from_bytes(payload[pos + 6 : pos + 8], "big")
+    if payload[pos + 2] not in MESSAGE_IDS or count < 8:
+        return 0
+    return count
+
+
 class HartIpDissector(Dissector):
     """HART-IP messages (see the module docstring)."""
 
@@ -95,15 +105,7 @@ class HartIpDissector(Dissector):
     def matches(payload: bytes) -> bool:
         """HART-IP headers (version 1 or 2, a known message type and id, the byte count) that exactly fill the
         payload."""
-        pos, n = 0, len(payload)
-        while pos < n:
-            if n - pos < 8 or payload[pos] not in (1, 2) or payload[pos + 1] not in MESSAGE_TYPES:
-                return False
-            count = int.from_bytes(payload[pos + 6 : pos + 8], "big")
-            if payload[pos + 2] not in MESSAGE_IDS or count < 8:
-                return False
-            pos += count
-        return pos == n and n > 0
+        return tiles(payload, _message_frame)
 
     @staticmethod
     def from_server(payload: bytes) -> bool | None:

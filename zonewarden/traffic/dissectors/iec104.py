@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._common import guarded, malformed
+from zonewarden.traffic.dissectors._common import guarded, malformed, tiles
 from zonewarden.traffic.dissectors._stream import StreamBuffer
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
@@ -110,6 +110,25 @@ def _message(type_id: int, cause: int, from_client: bool) -> str:
     return "request" if from_client else "response"
 
 
+def _apci_frame(payload: bytes, pos: int) -> int:
+    """The size of the well-formed APCI frame at ``pos`` (a U frame with one function bit, an S frame, or an
+    I frame with an ASDU), or 0."""
+    if len(payload) - pos < 6 or payload[pos] != 0x68:
+        return 0
+    length, control = payload[pos + 1], payload[pos + 2]
+    if not 4 <= length <= 253 or pos + 2 + length > len(payload):
+        return 0
+    if control & 3 == 3:  # U: exactly one of STARTDT/STOPDT/TESTFR act or con, nothing else
+        if control not in _U_FRAMES or length != 4 or payload[pos + 3 : pos + 6] != b"\0\0\0":
+            return 0
+    elif control & 3 == 1:  # S: the receive sequence number only
+        if control != 1 or length != 4 or payload[pos + 3] != 0:
+            return 0
+    elif length < 4 + 6:  # I: an ASDU of at least its header
+        return 0
+    return 2 + length
+
+
 class IEC104Dissector(Dissector):
     """APCI and ASDU headers of IEC 60870-5-104 (see the module docstring)."""
 
@@ -121,25 +140,7 @@ class IEC104Dissector(Dissector):
     def matches(payload: bytes) -> bool:
         """APCI frames (start byte 0x68, the length of the rest) that exactly fill the segment, each a well-formed
         U frame (one function bit), S frame or I frame with an ASDU."""
-        pos, n = 0, len(payload)
-        if not n:
-            return False
-        while pos < n:
-            if n - pos < 6 or payload[pos] != 0x68:
-                return False
-            length, control = payload[pos + 1], payload[pos + 2]
-            if not 4 <= length <= 253 or pos + 2 + length > n:
-                return False
-            if control & 3 == 3:  # U: exactly one of STARTDT/STOPDT/TESTFR act or con, nothing else
-                if control not in _U_FRAMES or length != 4 or payload[pos + 3 : pos + 6] != b"\0\0\0":
-                    return False
-            elif control & 3 == 1:  # S: the receive sequence number only
-                if control != 1 or length != 4 or payload[pos + 3] != 0:
-                    return False
-            elif length < 4 + 6:  # I: an ASDU of at least its header
-                return False
-            pos += 2 + length
-        return pos == n
+        return tiles(payload, _apci_frame)
 
     @staticmethod
     def from_server(payload: bytes) -> bool | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import socket
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._common import Reader, Truncated, guarded, hexid, observation, text
+from zonewarden.traffic.dissectors._common import Reader, Truncated, guarded, hexid, observation, text, tiles
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
 PROTOCOL = "melsec"
@@ -78,6 +78,15 @@ def _ascii_hex(raw: bytes) -> int:
         raise Truncated(f"bad ASCII field {raw[:8]!r}") from exc
 
 
+def _slmp_frame(payload: bytes, pos: int) -> int:
+    """The size of the binary SLMP/MC frame at ``pos`` (3E or 4E subheader, its data length), or 0."""
+    sub = _SUBHEADERS.get(int.from_bytes(payload[pos : pos + 2], "big"))
+    if sub is None or len(payload) - pos < 11 + sub[2]:
+        return 0
+    at = pos + 7 + sub[2]
+    return at + 2 + int.from_bytes(payload[at : at + 2], "little") - pos
+
+
 class MelsecDissector(Dissector):
     """MELSEC SLMP/MC and MELSOFT (see the module docstring)."""
 
@@ -90,14 +99,7 @@ class MelsecDissector(Dissector):
     def matches(payload: bytes) -> bool:
         """Binary SLMP/MC frames (3E or 4E subheader, the request or response data length) that exactly fill the
         payload (SLMP ports are configured per PLC)."""
-        pos, n = 0, len(payload)
-        while pos < n:
-            sub = _SUBHEADERS.get(int.from_bytes(payload[pos : pos + 2], "big"))
-            if sub is None or n - pos < 11 + sub[2]:
-                return False
-            at = pos + 7 + sub[2]
-            pos = at + 2 + int.from_bytes(payload[at : at + 2], "little")
-        return pos == n and n > 0
+        return tiles(payload, _slmp_frame)
 
     @staticmethod
     def from_server(payload: bytes) -> bool | None:

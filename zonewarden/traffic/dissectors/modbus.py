@@ -32,7 +32,7 @@ from __future__ import annotations
 import struct
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._common import guarded, text
+from zonewarden.traffic.dissectors._common import guarded, text, tiles
 from zonewarden.traffic.dissectors._stream import INVALID, NEED_MORE, frames, recall, remember
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
 
@@ -258,6 +258,17 @@ def _describe(obs: Observation, pdu: bytes, request: bool, pending: Any) -> None
         obs.details["address"], obs.details["quantity"] = struct.unpack_from(">HH", pdu, 1)
 
 
+def _mbap_frame(payload: bytes, pos: int) -> int:
+    """The size of the MBAP frame at ``pos`` (protocol id 0, a known function code), or 0."""
+    if len(payload) - pos < 8 or payload[pos + 2 : pos + 4] != b"\0\0":
+        return 0
+    length = int.from_bytes(payload[pos + 4 : pos + 6], "big")
+    code = payload[pos + 7]
+    if not 2 <= length <= 254 or (code & 0x7F) not in FUNCTIONS or (code & 0x80 and length != 3):
+        return 0
+    return 6 + length
+
+
 class ModbusDissector(Dissector):
     """Modbus/TCP and UMAS; see the module docstring for what it extracts."""
 
@@ -269,18 +280,7 @@ class ModbusDissector(Dissector):
     def matches(payload: bytes) -> bool:
         """MBAP headers (protocol id 0, the length of what follows) that exactly fill the segment, each with a
         known function code (an exception: the code with its high bit and one byte)."""
-        pos, n = 0, len(payload)
-        if not n:
-            return False
-        while pos < n:
-            if n - pos < 8 or payload[pos + 2 : pos + 4] != b"\0\0":
-                return False
-            length = int.from_bytes(payload[pos + 4 : pos + 6], "big")
-            code = payload[pos + 7]
-            if not 2 <= length <= 254 or (code & 0x7F) not in FUNCTIONS or (code & 0x80 and length != 3):
-                return False
-            pos += 6 + length
-        return pos == n
+        return tiles(payload, _mbap_frame)
 
     @staticmethod
     def from_server(payload: bytes) -> bool | None:

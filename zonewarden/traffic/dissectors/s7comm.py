@@ -41,7 +41,7 @@ import re
 import struct
 from typing import Any, ClassVar
 
-from zonewarden.traffic.dissectors._common import guarded
+from zonewarden.traffic.dissectors._common import guarded, tiles
 from zonewarden.traffic.dissectors._common import text as _text
 from zonewarden.traffic.dissectors._stream import INVALID, MAX_CARRY, NEED_MORE, frames, recall, remember
 from zonewarden.traffic.dissectors.base import Dissector, Observation, Packet
@@ -139,6 +139,17 @@ def _block(name: bytes) -> str:
     return f"{kind}{int(number)}" if number.isdigit() else raw
 
 
+def _tpkt_frame(payload: bytes, pos: int) -> int:
+    """The size of the TPKT (version 3) at ``pos`` with a COTP header of a known type, or 0."""
+    if len(payload) - pos < 7 or payload[pos] != 3 or payload[pos + 1] != 0:
+        return 0
+    length = int.from_bytes(payload[pos + 2 : pos + 4], "big")
+    cotp = payload[pos + 4]
+    if length < 7 or cotp < 2 or 5 + cotp > length or payload[pos + 5] & 0xF0 not in _COTP_TYPES:
+        return 0
+    return length
+
+
 class S7Dissector(Dissector):
     """S7comm and S7comm-plus; see the module docstring for what it extracts."""
 
@@ -151,18 +162,7 @@ class S7Dissector(Dissector):
         """ISO-on-TCP (RFC 1006): TPKT headers (version 3) that exactly fill the segment, each with a COTP header
         of a known type (connection request/confirm, data, disconnect). S7comm and MMS share the port it stands
         for, and tell themselves apart."""
-        pos, n = 0, len(payload)
-        if not n:
-            return False
-        while pos < n:
-            if n - pos < 7 or payload[pos] != 3 or payload[pos + 1] != 0:
-                return False
-            length = int.from_bytes(payload[pos + 2 : pos + 4], "big")
-            cotp = payload[pos + 4]
-            if length < 7 or cotp < 2 or 5 + cotp > length or payload[pos + 5] & 0xF0 not in _COTP_TYPES:
-                return False
-            pos += length
-        return pos == n
+        return tiles(payload, _tpkt_frame)
 
     @staticmethod
     def from_server(payload: bytes) -> bool | None:
