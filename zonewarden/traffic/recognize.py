@@ -60,6 +60,9 @@ _LEADS: dict[int, list[tuple[int, bytes]] | None] = {
     t: None if any(not d.leads for _, d in _OF[t]) else [lead for _, d in _OF[t] for lead in d.leads]
     for t in (_TCP, _UDP)
 }
+_FIRST = {t: np.zeros(256, dtype=bool) for t in (_TCP, _UDP)}  # per transport: the first bytes of leads at 0
+for _t, _leads in _LEADS.items():
+    _FIRST[_t][[lead[0] for at, lead in _leads or () if at == 0]] = True
 _OWN_PORT = np.zeros((len(_TABLE) + 1, 65536), dtype=bool)  # [state, port]: the protocol's own port
 for _k, (_t, _d) in enumerate(_TABLE, 1):
     _OWN_PORT[_k, list(_d.tcp_ports if _t == _TCP else _d.udp_ports)] = True
@@ -197,8 +200,11 @@ def _leading(h: Any, look: np.ndarray) -> np.ndarray:
         if leads is None:
             out[sel] = True
             continue
+        # a payload can fit a lead at offset 0 only if its first byte is the lead's: one gather rules out most
+        first = sel[_FIRST[transport][data[off[sel]]]]  # (a payload is never empty here)
         for at, lead in leads:
-            idx = sel[length[sel] >= at + len(lead)]
+            base = first if at == 0 else sel
+            idx = base[length[base] >= at + len(lead)]
             hit = np.ones(len(idx), dtype=bool)
             for j, byte in enumerate(lead):
                 hit &= data[off[idx] + (at + j)] == byte
